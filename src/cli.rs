@@ -1,0 +1,106 @@
+//! The command line: global flags and the subcommand enum. Each variant wraps the `Args` of
+//! its file under `commands/`. Raw input only; `settings` turns it into validated values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kamal-dev",
+    version,
+    about = "Deploy devcontainer workspaces to cloud VMs, many at once",
+    long_about = "Deploy devcontainer workspaces to cloud VMs, many at once.\n\n\
+kamal-dev reads .devcontainer/devcontainer.json and config/dev.yml, provisions machines \
+(UpCloud, Hetzner, your own hosts over SSH, or this machine's Docker with the `local` \
+provider), injects secrets from .kamal/secrets without putting them on any command line, \
+runs the containers with resource limits and records everything in .kamal/dev_state.yml.",
+    after_help = "Start with `kamal-dev init`, then `kamal-dev deploy`.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Path to the configuration file
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "config/dev.yml"
+    )]
+    pub config: PathBuf,
+
+    /// Destination: deep-merges config/dev.<DESTINATION>.yml over the config and reads
+    /// .kamal/secrets.<DESTINATION>
+    #[arg(short, long, global = true, value_name = "DESTINATION")]
+    pub destination: Option<String>,
+
+    /// Show detail of every step (also VERBOSE=1)
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "VERBOSE",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue,
+        hide_env_values = true
+    )]
+    pub verbose: bool,
+
+    /// Print only errors, warnings and requested data
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Answer yes to confirmation prompts (needed without a terminal)
+    #[arg(short, long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented config/dev.yml and a .kamal/secrets template
+    Init(commands::init::Args),
+    /// Provision machines and start the workspaces (resumes an interrupted deploy)
+    Deploy(commands::deploy::Args),
+    /// List workspaces recorded in the state file
+    List(commands::list::Args),
+    /// Show live machine and container state, uptime and cost so far
+    Status(commands::status::Args),
+    /// Stop workspace containers; machines keep running
+    Stop(commands::stop::Args),
+    /// Start stopped workspaces (and their machines if needed)
+    Start(commands::start::Args),
+    /// Remove workspaces, and destroy machines with their disks once empty
+    Remove(commands::remove::Args),
+    /// Open a shell inside a workspace's container
+    Ssh(commands::ssh::Args),
+    /// Run a command in one or all workspaces
+    Exec(commands::exec::Args),
+    /// Show a workspace container's logs
+    Logs(commands::logs::Args),
+    /// Show hourly and monthly cost of the configured fleet and of what runs now
+    Cost(commands::cost::Args),
+    /// Read devcontainer.json the way the Dev Containers CLI does
+    #[command(subcommand)]
+    Devcontainer(commands::devcontainer::Command),
+    /// Print shell completions
+    Completions(commands::completions::Args),
+    /// Print the man page
+    #[command(hide = true)]
+    Man(commands::man::Args),
+    /// Internal commands used by the test suite
+    #[command(hide = true, name = "__internal", subcommand)]
+    Internal(commands::internal::Command),
+}

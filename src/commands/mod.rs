@@ -1,0 +1,64 @@
+//! One file per subcommand: its clap `Args` and an `async fn run`. Commands turn flags and
+//! settings into calls on the lower modules and hand results to `output`. They hold no
+//! workflow logic of their own beyond that (the deploy workflow lives in `deploy/`).
+
+pub mod completions;
+pub mod cost;
+pub mod deploy;
+pub mod devcontainer;
+pub mod exec;
+pub mod init;
+pub mod internal;
+pub mod list;
+pub mod logs;
+pub mod man;
+pub mod remove;
+pub mod ssh;
+pub mod start;
+pub mod status;
+pub mod stop;
+
+use crate::cli::GlobalArgs;
+use crate::error::Error;
+use crate::output::Printer;
+use crate::settings::Settings;
+
+/// What every command receives: the global flags and the printer.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub global: GlobalArgs,
+    pub printer: Printer,
+}
+
+impl Context {
+    /// Load and validate config/dev.yml (and the destination overlay) into [`Settings`].
+    pub fn settings(&self) -> Result<Settings, Error> {
+        Ok(Settings::resolve(&self.global)?)
+    }
+}
+
+/// Which workspaces a command targets: one by name, or all with `--all`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    One(String),
+    All,
+}
+
+impl Target {
+    /// Combine `[NAME]` and `--all`; exactly one is required.
+    pub fn from_args(command: &str, name: Option<String>, all: bool) -> Result<Target, Error> {
+        match (name, all) {
+            (Some(name), false) => Ok(Target::One(name)),
+            (None, true) => Ok(Target::All),
+            (Some(_), true) => Err(Error::usage(format!(
+                "`kamal-dev {command}` takes a workspace NAME or --all, not both"
+            ))),
+            (None, false) => Err(crate::error::Message::new(
+                format!("`kamal-dev {command}` needs a workspace NAME or --all"),
+                crate::error::ExitStatus::Usage,
+            )
+            .with_hint("run `kamal-dev list` to see the workspaces")
+            .into()),
+        }
+    }
+}

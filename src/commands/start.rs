@@ -1,0 +1,27 @@
+//! `kamal-dev start`: start stopped workspaces (and their machines).
+
+use clap::Args as ClapArgs;
+
+use super::Context;
+use crate::error::{Error, ExitStatus};
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Workspace to start
+    pub name: Option<String>,
+
+    /// Start every workspace
+    #[arg(long)]
+    pub all: bool,
+
+    /// Show what would be done without doing it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
+    let _settings = ctx.settings()?;
+    super::Target::from_args("start", args.name, args.all)?;
+    let _ = args.dry_run;
+    Err(Error::not_implemented("start"))
+}

@@ -1,0 +1,1 @@
+//! Pure price math in integer minor units (never floats for money).

@@ -1,0 +1,1 @@
+//! Pure: container spec -> docker argv for build/run/exec/inspect/stop/rm. No I/O.
