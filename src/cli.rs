@@ -7,6 +7,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands;
 
+/// Where the configuration lives unless `-c` says otherwise.
+pub const DEFAULT_CONFIG: &str = "config/dev.yml";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kamal-dev",
@@ -32,15 +35,10 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Path to the configuration file
-    #[arg(
-        short,
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = "config/dev.yml"
-    )]
-    pub config: PathBuf,
+    /// Path to the configuration file [default: config/dev.yml]. For `devcontainer`
+    /// commands: the devcontainer.json to read instead of the discovered one
+    #[arg(short, long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 
     /// Destination: deep-merges config/dev.<DESTINATION>.yml over the config and reads
     /// .kamal/secrets.<DESTINATION>
@@ -66,6 +64,15 @@ pub struct GlobalArgs {
     /// Answer yes to confirmation prompts (needed without a terminal)
     #[arg(short, long, global = true)]
     pub yes: bool,
+}
+
+impl GlobalArgs {
+    /// The config file: `-c PATH` or config/dev.yml.
+    pub fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,4 +110,14 @@ pub enum Command {
     /// Internal commands used by the test suite
     #[command(hide = true, name = "__internal", subcommand)]
     Internal(commands::internal::Command),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

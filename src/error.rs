@@ -120,6 +120,7 @@ pub struct Rendered {
 
 /// A plain error built from a message, for failures that carry no structured facts.
 #[derive(Debug)]
+#[allow(clippy::struct_field_names)] // `Message::message` is the plain reading
 pub struct Message {
     message: String,
     status: ExitStatus,

@@ -13,7 +13,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs) -> Result<Settings, ConfigError> {
-        let config = Config::load(&global.config, global.destination.as_deref())?;
+        let config = Config::load(&global.config_path(), global.destination.as_deref())?;
         Ok(Settings {
             config,
             destination: global.destination.clone(),

@@ -21,19 +21,17 @@ pub struct FolderArgs {
     /// The workspace folder (the project checkout)
     #[arg(long, value_name = "DIR")]
     pub workspace_folder: PathBuf,
-
-    /// A devcontainer.json other than the discovered one, such as
-    /// .devcontainer/<sub>/devcontainer.json
-    #[arg(long = "config", value_name = "FILE")]
-    pub config_file: Option<PathBuf>,
+    // `--config FILE` (a devcontainer.json other than the discovered one, such as
+    // .devcontainer/<sub>/devcontainer.json) is the global `-c/--config` flag: read it from
+    // `ctx.global.config`, which is `None` unless the user gave it.
 }
 
 #[allow(clippy::unused_async)] // every command shares one async signature
 pub async fn run(_ctx: &Context, command: Command) -> Result<ExitStatus, Error> {
     match command {
-        Command::ReadConfiguration(_) => Err(Error::not_implemented(
-            "devcontainer read-configuration",
-        )),
+        Command::ReadConfiguration(_) => {
+            Err(Error::not_implemented("devcontainer read-configuration"))
+        }
         Command::RunArgs(_) => Err(Error::not_implemented("devcontainer run-args")),
     }
 }

@@ -246,164 +246,82 @@ impl RawConfig {
 
     pub(super) fn validate(self, base: &Path) -> Result<Config, ConfigError> {
         let base_display = base.display().to_string();
-        let missing = |key: &str, message: &str, hint: Option<&str>| ConfigError::Missing {
+        let missing = |key: &str, message: &str, hint: &str| ConfigError::Missing {
             path: base_display.clone(),
             key: key.to_string(),
             message: message.to_string(),
-            hint: hint.map(str::to_string),
+            hint: Some(hint.to_string()),
         };
 
-        let service = self
-            .service
-            .ok_or_else(|| missing("service", "is required", Some("add `service: my-app` (used to name workspaces and label machines)")))?;
+        let service = self.service.clone().ok_or_else(|| {
+            missing(
+                "service",
+                "is required",
+                "add `service: my-app` (used to name workspaces and label machines)",
+            )
+        })?;
         let service = non_empty(service, "service")?;
-        if let Some(bad) = service.value.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')) {
-            return Err(invalid(&service, "service", format!("{:?} contains {bad:?}; use letters, digits, `-`, `_` and `.`", service.value), None));
+        if let Some(bad) = service
+            .value
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(invalid(
+                &service,
+                "service",
+                format!(
+                    "{:?} contains {bad:?}; use letters, digits, `-`, `_` and `.`",
+                    service.value
+                ),
+                None,
+            ));
         }
-
-        let kind = match &self.provider_type {
-            None => ProviderKind::Local,
-            Some(at) => ProviderKind::ALL
-                .into_iter()
-                .find(|kind| kind.name() == at.value)
+        let provider = self.provider(&missing)?;
+        let image = self.image()?;
+        let port = match &self.port {
+            None => 22,
+            Some(at) => whole_number(at)
+                .and_then(|n| u16::try_from(n).ok().filter(|p| *p > 0))
                 .ok_or_else(|| {
-                    let names: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.name()).collect();
                     invalid(
                         at,
-                        "provider.type",
-                        format!("unknown provider {:?}; expected one of {}", at.value, names.join(", ")),
-                        suggest(&at.value, &names),
+                        "ssh.port",
+                        format!("{} is not a TCP port", show(&at.value)),
+                        Some("use a number from 1 to 65535".into()),
                     )
                 })?,
         };
-        let zone = self.zone.map(|z| z.value);
-        let plan = self.plan.map(|p| p.value);
-        if kind.is_cloud() {
-            if zone.is_none() {
-                return Err(missing("provider.zone", &format!("is required for provider {}", kind.name()), Some("add the data-center zone, for example `zone: de-fra1`")));
-            }
-            if plan.is_none() {
-                return Err(missing("provider.plan", &format!("is required for provider {}", kind.name()), Some("add the machine size, for example `plan: 1xCPU-2GB`")));
-            }
-        }
-        let hosts = self.hosts.map(|h| h.value).unwrap_or_default();
-        if kind == ProviderKind::Ssh && hosts.is_empty() {
-            return Err(missing("provider.hosts", "is required for provider ssh", Some("list the machines to use, for example `hosts: [192.0.2.10, 192.0.2.11]`")));
-        }
-
-        let image = match self.image {
-            Some(at) => {
-                let at = non_empty(at, "image")?;
-                if Path::new(&at.value).extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
-                    ImageSource::Devcontainer(PathBuf::from(at.value))
-                } else {
-                    ImageSource::Image(at.value)
-                }
-            }
-            None => ImageSource::Devcontainer(PathBuf::from(".devcontainer/devcontainer.json")),
-        };
-
-        let port = match self.port {
-            None => 22,
-            Some(at) => whole_number(&at, "ssh.port")
-                .and_then(|n| u16::try_from(n).ok().filter(|p| *p > 0))
-                .ok_or_else(|| invalid(&at, "ssh.port", format!("{} is not a TCP port", show(&at.value)), Some("use a number from 1 to 65535".into())))?,
-        };
-        let count = match self.count {
+        let count = match &self.count {
             None => 1,
-            Some(at) => whole_number(&at, "vms.count")
+            Some(at) => whole_number(at)
                 .and_then(|n| u32::try_from(n).ok())
                 .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| invalid(&at, "vms.count", format!("{} is not a positive whole number", show(&at.value)), Some("use a count from 1 to 1000".into())))?,
+                .ok_or_else(|| {
+                    invalid(
+                        at,
+                        "vms.count",
+                        format!("{} is not a positive whole number", show(&at.value)),
+                        Some("use a count from 1 to 1000".into()),
+                    )
+                })?,
         };
-
-        let size = |field: Option<At<Value>>, key: &str| -> Result<_, ConfigError> {
-            field
-                .map(|at| {
-                    parse_size(&scalar_text(&at.value)).map_err(|message| {
-                        invalid(&at, key, message.replace(&format!("{:?}", scalar_text(&at.value)), &show(&at.value)), Some("use a number with a unit, like 4g, 4096m or 1.5g".into()))
-                    })
-                })
-                .transpose()
-        };
-        let cpus = self
-            .cpus
-            .map(|at| {
-                parse_cpus(&scalar_text(&at.value)).map_err(|message| {
-                    invalid(&at, "defaults.cpus", message.replace(&format!("{:?}", scalar_text(&at.value)), &show(&at.value)), Some("use a number of CPUs, like 2 or 1.5".into()))
-                })
-            })
-            .transpose()?;
-        let defaults = Limits {
-            cpus,
-            memory: size(self.memory, "defaults.memory")?,
-            memory_swap: size(self.memory_swap, "defaults.memory_swap")?,
-        };
-        if let (Some(memory), Some(swap)) = (defaults.memory, defaults.memory_swap) {
-            if swap < memory {
-                return Err(missing("defaults.memory_swap", &format!("{swap} is less than defaults.memory {memory}"), Some("memory_swap is memory plus swap, so it must be at least memory (docker --memory-swap)")));
-            }
-        }
-
-        let pattern = match self.pattern {
-            None => "{service}-{index}".to_string(),
-            Some(at) => {
-                if !at.value.contains("{index}") {
-                    return Err(invalid(&at, "naming.pattern", format!("{:?} has no {{index}}, so every workspace would get the same name", at.value), Some("use a pattern like \"{service}-{index}\"".into())));
-                }
-                at.value
-            }
-        };
-
-        let publish = match self.publish {
-            None => Publish::Loopback,
-            Some(at) => match at.value.as_str() {
-                "loopback" => Publish::Loopback,
-                "public" => Publish::Public,
-                other => {
-                    return Err(invalid(&at, "ports.publish", format!("unknown value {other:?}; expected one of loopback, public"), suggest(other, &["loopback", "public"])));
-                }
-            },
-        };
-
-        let source = match (self.git_present, self.upload) {
-            (Some(_), Some(upload)) => {
-                return Err(invalid(&upload, "source.upload", "source takes either git or upload, not both".into(), None));
-            }
-            (Some(git), None) => {
-                let url = self.git_url.ok_or_else(|| ConfigError::Missing {
-                    path: git.path.clone(),
-                    key: "source.git.url".into(),
-                    message: "is required".into(),
-                    hint: Some("add the repository to clone, for example `url: https://github.com/me/app.git`".into()),
-                })?;
-                Some(Source::Git(GitSource {
-                    url: url.value,
-                    branch: self.git_branch.map(|b| b.value),
-                    base: self.git_base.map(|b| b.value),
-                    token_secret: self.git_token_secret.map(|t| t.value),
-                }))
-            }
-            (None, Some(upload)) => Some(Source::Upload(PathBuf::from(upload.value))),
-            (None, None) => None,
-        };
-
+        let defaults = self.limits(&missing)?;
+        let pattern = self.pattern()?;
+        let publish = self.publish()?;
+        let source = self.source()?;
         Ok(Config {
             path: base.to_path_buf(),
             service: service.value,
             image,
-            provider: ProviderConfig {
-                kind,
-                zone,
-                plan,
-                api_url: self.api_url.map(|a| a.value),
-                image: self.provider_image.map(|i| i.value),
-                hosts,
-            },
+            provider,
             secrets: self.secrets.map(|s| s.value).unwrap_or_default(),
             secrets_file: self.secrets_file.map(|s| PathBuf::from(s.value)),
             ssh: SshConfig {
-                key_path: expand_home(&self.key_path.map_or_else(|| "~/.ssh/id_rsa.pub".to_string(), |k| k.value)),
+                key_path: expand_home(
+                    &self
+                        .key_path
+                        .map_or_else(|| "~/.ssh/id_rsa.pub".to_string(), |k| k.value),
+                ),
                 user: self.user.map_or_else(|| "root".to_string(), |u| u.value),
                 port,
             },
@@ -416,6 +334,202 @@ impl RawConfig {
             ports: Ports { publish },
             source,
         })
+    }
+
+    fn provider(
+        &self,
+        missing: &dyn Fn(&str, &str, &str) -> ConfigError,
+    ) -> Result<ProviderConfig, ConfigError> {
+        let kind = match &self.provider_type {
+            None => ProviderKind::Local,
+            Some(at) => ProviderKind::ALL
+                .into_iter()
+                .find(|kind| kind.name() == at.value)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.name()).collect();
+                    invalid(
+                        at,
+                        "provider.type",
+                        format!(
+                            "unknown provider {:?}; expected one of {}",
+                            at.value,
+                            names.join(", ")
+                        ),
+                        suggest(&at.value, &names),
+                    )
+                })?,
+        };
+        let zone = self.zone.as_ref().map(|z| z.value.clone());
+        let plan = self.plan.as_ref().map(|p| p.value.clone());
+        if kind.is_cloud() && zone.is_none() {
+            return Err(missing(
+                "provider.zone",
+                &format!("is required for provider {}", kind.name()),
+                "add the data-center zone, for example `zone: de-fra1`",
+            ));
+        }
+        if kind.is_cloud() && plan.is_none() {
+            return Err(missing(
+                "provider.plan",
+                &format!("is required for provider {}", kind.name()),
+                "add the machine size, for example `plan: 1xCPU-2GB`",
+            ));
+        }
+        let hosts = self
+            .hosts
+            .as_ref()
+            .map(|h| h.value.clone())
+            .unwrap_or_default();
+        if kind == ProviderKind::Ssh && hosts.is_empty() {
+            return Err(missing(
+                "provider.hosts",
+                "is required for provider ssh",
+                "list the machines to use, for example `hosts: [192.0.2.10, 192.0.2.11]`",
+            ));
+        }
+        Ok(ProviderConfig {
+            kind,
+            zone,
+            plan,
+            api_url: self.api_url.as_ref().map(|a| a.value.clone()),
+            image: self.provider_image.as_ref().map(|i| i.value.clone()),
+            hosts,
+        })
+    }
+
+    fn limits(
+        &self,
+        missing: &dyn Fn(&str, &str, &str) -> ConfigError,
+    ) -> Result<Limits, ConfigError> {
+        let size = |field: &Option<At<Value>>, key: &str| {
+            field
+                .as_ref()
+                .map(|at| {
+                    let text = scalar_text(&at.value);
+                    parse_size(&text).map_err(|message| {
+                        invalid(
+                            at,
+                            key,
+                            message.replace(&format!("{text:?}"), &show(&at.value)),
+                            Some("use a number with a unit, like 4g, 4096m or 1.5g".into()),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let cpus = self
+            .cpus
+            .as_ref()
+            .map(|at| {
+                let text = scalar_text(&at.value);
+                parse_cpus(&text).map_err(|message| {
+                    invalid(
+                        at,
+                        "defaults.cpus",
+                        message.replace(&format!("{text:?}"), &show(&at.value)),
+                        Some("use a number of CPUs, like 2 or 1.5".into()),
+                    )
+                })
+            })
+            .transpose()?;
+        let limits = Limits {
+            cpus,
+            memory: size(&self.memory, "defaults.memory")?,
+            memory_swap: size(&self.memory_swap, "defaults.memory_swap")?,
+        };
+        if let (Some(memory), Some(swap)) = (limits.memory, limits.memory_swap)
+            && swap < memory
+        {
+            return Err(missing(
+                "defaults.memory_swap",
+                &format!("{swap} is less than defaults.memory {memory}"),
+                "memory_swap is memory plus swap, so it must be at least memory (docker --memory-swap)",
+            ));
+        }
+        Ok(limits)
+    }
+
+    fn pattern(&self) -> Result<String, ConfigError> {
+        Ok(match &self.pattern {
+            None => "{service}-{index}".to_string(),
+            Some(at) if !at.value.contains("{index}") => {
+                return Err(invalid(
+                    at,
+                    "naming.pattern",
+                    format!(
+                        "{:?} has no {{index}}, so every workspace would get the same name",
+                        at.value
+                    ),
+                    Some("use a pattern like \"{service}-{index}\"".into()),
+                ));
+            }
+            Some(at) => at.value.clone(),
+        })
+    }
+
+    fn publish(&self) -> Result<Publish, ConfigError> {
+        Ok(match &self.publish {
+            None => Publish::Loopback,
+            Some(at) => match at.value.as_str() {
+                "loopback" => Publish::Loopback,
+                "public" => Publish::Public,
+                other => {
+                    return Err(invalid(
+                        at,
+                        "ports.publish",
+                        format!("unknown value {other:?}; expected one of loopback, public"),
+                        suggest(other, &["loopback", "public"]),
+                    ));
+                }
+            },
+        })
+    }
+
+    fn image(&self) -> Result<ImageSource, ConfigError> {
+        Ok(match self.image.clone() {
+            Some(at) => {
+                let at = non_empty(at, "image")?;
+                if Path::new(&at.value)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+                {
+                    ImageSource::Devcontainer(PathBuf::from(at.value))
+                } else {
+                    ImageSource::Image(at.value)
+                }
+            }
+            None => ImageSource::Devcontainer(PathBuf::from(".devcontainer/devcontainer.json")),
+        })
+    }
+
+    fn source(&self) -> Result<Option<Source>, ConfigError> {
+        match (&self.git_present, &self.upload) {
+            (Some(_), Some(upload)) => Err(invalid(
+                upload,
+                "source.upload",
+                "source takes either git or upload, not both".into(),
+                None,
+            )),
+            (Some(git), None) => {
+                let url = self.git_url.as_ref().ok_or_else(|| ConfigError::Missing {
+                    path: git.path.clone(),
+                    key: "source.git.url".into(),
+                    message: "is required".into(),
+                    hint: Some(
+                        "add the repository to clone, for example `url: https://github.com/me/app.git`"
+                            .into(),
+                    ),
+                })?;
+                Ok(Some(Source::Git(GitSource {
+                    url: url.value.clone(),
+                    branch: self.git_branch.as_ref().map(|b| b.value.clone()),
+                    base: self.git_base.as_ref().map(|b| b.value.clone()),
+                    token_secret: self.git_token_secret.as_ref().map(|t| t.value.clone()),
+                })))
+            }
+            (None, Some(upload)) => Ok(Some(Source::Upload(PathBuf::from(&upload.value)))),
+            (None, None) => Ok(None),
+        }
     }
 }
 
@@ -447,7 +561,7 @@ fn key_prefix(key: &str) -> String {
 }
 
 /// An integer from a YAML number or a string of digits.
-fn whole_number(at: &At<Value>, _key: &str) -> Option<i64> {
+fn whole_number(at: &At<Value>) -> Option<i64> {
     match &at.value {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -478,7 +592,9 @@ fn show(value: &Value) -> String {
 
 fn expand_home(path: &str) -> PathBuf {
     match path.strip_prefix("~/") {
-        Some(rest) => std::env::home_dir().map_or_else(|| PathBuf::from(path), |home| home.join(rest)),
+        Some(rest) => {
+            std::env::home_dir().map_or_else(|| PathBuf::from(path), |home| home.join(rest))
+        }
         None => PathBuf::from(path),
     }
 }
@@ -512,7 +628,10 @@ fn improve_message(message: &str) -> (String, Option<String>) {
             return (format!("unknown key {field:?}"), Some(hint));
         }
         if let Some((field, _)) = rest.split_once('`') {
-            return (format!("unknown key {field:?}"), Some("this section takes no keys".into()));
+            return (
+                format!("unknown key {field:?}"),
+                Some("this section takes no keys".into()),
+            );
         }
     }
     let plain = message
@@ -520,7 +639,15 @@ fn improve_message(message: &str) -> (String, Option<String>) {
         .replace("expected mapping start", "expected a mapping of keys")
         .replace("expected sequence start", "expected a list")
         .replace("invalid i64", "expected a whole number")
+        .replace("invalid boolean", "expected true or false")
         .replace("invalid bool", "expected true or false");
+    if let Some(rest) = plain.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return (
+            format!("duplicate key {key:?}"),
+            Some("each key may appear once; delete one of them".into()),
+        );
+    }
     (plain, None)
 }
 
@@ -546,7 +673,9 @@ fn key_path_at(text: &str, line: u64, column: u64) -> String {
         let content = content.strip_prefix("- ").unwrap_or(content);
         let key = content
             .split_once(':')
-            .filter(|(k, rest)| !k.is_empty() && !k.contains(' ') && (rest.is_empty() || rest.starts_with(' ')))
+            .filter(|(k, rest)| {
+                !k.is_empty() && !k.contains(' ') && (rest.is_empty() || rest.starts_with(' '))
+            })
             .map(|(k, _)| k.trim_matches(|c| c == '"' || c == '\''));
         if i == index && key.is_none() && indent + 1 >= column {
             limit = indent;

@@ -16,7 +16,7 @@ impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const UNITS: [(u64, &str); 3] = [(1 << 30, "g"), (1 << 20, "m"), (1 << 10, "k")];
         for (size, unit) in UNITS {
-            if self.0 != 0 && self.0 % size == 0 {
+            if self.0 != 0 && self.0.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.0 / size);
             }
         }
@@ -51,8 +51,16 @@ fn decimal(text: &str) -> Option<(u64, u64, u32)> {
     if !all_digits(whole) || !all_digits(frac) || frac.len() > 9 {
         return None;
     }
-    let whole = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let frac_value = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let whole = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_value = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     Some((whole, frac_value, u32::try_from(frac.len()).ok()?))
 }
 

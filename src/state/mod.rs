@@ -1,1 +1,1 @@
-//! The state model (.kamal/dev_state.yml) and its store: the only code that touches the state file.
+//! The state model (`.kamal/dev_state.yml`) and its store: the only code that touches the state file.
