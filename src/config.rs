@@ -116,11 +116,18 @@ pub struct Naming {
 }
 
 impl Naming {
-    /// The workspace name for a 1-based index.
+    /// The workspace name for a 1-based index. `{index:03}` pads the index with zeros to
+    /// three digits (any width from 1 to 9), as the seed allows.
     pub fn name(&self, service: &str, index: u32) -> String {
-        self.pattern
-            .replace("{service}", service)
-            .replace("{index}", &index.to_string())
+        let mut name = self.pattern.replace("{service}", service);
+        while let Some(start) = name.find("{index:0") {
+            let rest = &name[start + 8..];
+            let Some(end) = rest.find('}') else { break };
+            let width: usize = rest[..end].parse().unwrap_or(1).clamp(1, 9);
+            let padded = format!("{index:0width$}");
+            name.replace_range(start..=start + 8 + end, &padded);
+        }
+        name.replace("{index}", &index.to_string())
     }
 }
 

@@ -452,7 +452,7 @@ impl RawConfig {
     fn pattern(&self) -> Result<String, ConfigError> {
         Ok(match &self.pattern {
             None => "{service}-{index}".to_string(),
-            Some(at) if !at.value.contains("{index}") => {
+            Some(at) if !at.value.contains("{index}") && !at.value.contains("{index:0") => {
                 return Err(invalid(
                     at,
                     "naming.pattern",

@@ -103,3 +103,9 @@ fn destination_overlay_wins() {
     let err = Config::load(&base, Some("prod")).unwrap_err().to_string();
     assert!(err.ends_with("dev.prod.yml not found"), "{err}");
 }
+
+#[test]
+fn naming_pattern_pads_index() {
+    let config = load("service: app\nnaming:\n  pattern: \"{service}-{index:03}\"\n").unwrap();
+    assert_eq!(config.workspace_names(2), vec!["app-001", "app-002"]);
+}

@@ -1,1 +1,4 @@
-//! The deploy workflow: plan (pure) -> apply (effects) -> events. The only module that knows the order of steps.
+//! The deploy workflow: plan (pure) -> apply (effects) -> events. The only module that knows
+//! the order of steps; it never prints (events go to a reporter owned by the command).
+
+pub mod plan;
