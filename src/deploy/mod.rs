@@ -1,4 +1,5 @@
 //! The deploy workflow: plan (pure) -> apply (effects) -> events. The only module that knows
 //! the order of steps; it never prints (events go to a reporter owned by the command).
 
+pub mod events;
 pub mod plan;

@@ -2,6 +2,7 @@
 //! terminal and never with `NO_COLOR` (anstream decides). Lower modules never import this:
 //! they return values or emit events, and commands hand them to a [`Printer`].
 
+pub mod progress;
 pub mod table;
 
 use std::io::Write as _;
