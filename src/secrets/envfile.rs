@@ -33,7 +33,10 @@ pub fn env_file(secrets: &[(String, Secret)]) -> Result<EnvFile, SecretsError> {
     for (key, secret) in secrets {
         let value = secret.expose();
         if value.contains('\0') {
-            return Err(not_representable(key, "it contains a NUL byte, which no environment variable can hold"));
+            return Err(not_representable(
+                key,
+                "it contains a NUL byte, which no environment variable can hold",
+            ));
         }
         let b64_key = format!("{key}_B64");
         let b64_line = format!("{b64_key}={}\n", STANDARD.encode(value));
@@ -77,7 +80,9 @@ fn claim(variables: &mut Vec<String>, name: &str) -> Result<(), SecretsError> {
     if variables.iter().any(|v| v == name) {
         return Err(not_representable(
             name,
-            &format!("{name} is defined twice (a key named {name} clashes with the _B64 form of another)"),
+            &format!(
+                "{name} is defined twice (a key named {name} clashes with the _B64 form of another)"
+            ),
         ));
     }
     variables.push(name.to_string());
@@ -124,12 +129,23 @@ mod tests {
             "$HOME ${X} $(not run) `nor this` \\n backslash",
             "ünïcödé ✓",
         ];
-        let pairs: Vec<_> = tricky.iter().enumerate().map(|(i, v)| pair(&format!("K{i}"), v)).collect();
+        let pairs: Vec<_> = tricky
+            .iter()
+            .enumerate()
+            .map(|(i, v)| pair(&format!("K{i}"), v))
+            .collect();
         let file = env_file(&pairs).unwrap();
         let read = docker_read(file.contents.expose());
         for (i, value) in tricky.iter().enumerate() {
-            assert!(read.contains(&(format!("K{i}"), (*value).to_string())), "value {i}");
-            let b64 = &read.iter().find(|(k, _)| *k == format!("K{i}_B64")).unwrap().1;
+            assert!(
+                read.contains(&(format!("K{i}"), (*value).to_string())),
+                "value {i}"
+            );
+            let b64 = &read
+                .iter()
+                .find(|(k, _)| *k == format!("K{i}_B64"))
+                .unwrap()
+                .1;
             assert_eq!(STANDARD.decode(b64).unwrap(), value.as_bytes());
         }
         assert!(file.warnings.is_empty());
@@ -149,6 +165,25 @@ mod tests {
                 SecretsWarning::Base64Only { key: "CR".into() }
             ]
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_round_trips_or_is_refused(value in "\\PC{0,60}|[\\x00-\\x7f]{0,60}") {
+            match env_file(&[pair("K", &value)]) {
+                Ok(file) => {
+                    let read = docker_read(file.contents.expose());
+                    let b64 = &read.iter().find(|(k, _)| k == "K_B64").unwrap().1;
+                    proptest::prop_assert_eq!(STANDARD.decode(b64).unwrap(), value.as_bytes());
+                    if let Some((_, plain)) = read.iter().find(|(k, _)| k == "K") {
+                        proptest::prop_assert_eq!(plain, &value);
+                    } else {
+                        proptest::prop_assert!(value.contains(['\n', '\r']));
+                    }
+                }
+                Err(_) => proptest::prop_assert!(value.contains('\0')),
+            }
+        }
     }
 
     #[test]

@@ -37,7 +37,11 @@ pub struct SecretsSource {
 }
 
 impl SecretsSource {
-    pub fn new(project_root: &Path, secrets_file: Option<&Path>, destination: Option<&str>) -> Self {
+    pub fn new(
+        project_root: &Path,
+        secrets_file: Option<&Path>,
+        destination: Option<&str>,
+    ) -> Self {
         let base = secrets_file.map_or_else(|| PathBuf::from(".kamal/secrets"), Path::to_path_buf);
         let with_suffix = |suffix: &str| {
             let mut name = OsString::from(base.as_os_str());
@@ -269,7 +273,8 @@ impl Secrets {
             return Ok(None);
         };
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        self.evaluate(&mut cache, file, entry, 0).map(|v| Some(Secret::new(v)))
+        self.evaluate(&mut cache, file, entry, 0)
+            .map(|v| Some(Secret::new(v)))
     }
 
     /// Resolve the config's `secrets:` list. Every key is checked before any command runs; a
@@ -367,7 +372,11 @@ impl Secrets {
     fn location(&self, file: usize, entry: usize) -> (String, PathBuf, usize) {
         self.files
             .get(file)
-            .and_then(|f| f.entries.get(entry).map(|e| (e.key.clone(), f.path.clone(), e.line)))
+            .and_then(|f| {
+                f.entries
+                    .get(entry)
+                    .map(|e| (e.key.clone(), f.path.clone(), e.line))
+            })
             .unwrap_or_default()
     }
 }

@@ -15,7 +15,7 @@ mod redact;
 use std::fmt;
 
 pub use envfile::{EnvFile, env_file};
-pub use error::{SecretsError, SecretsWarning};
+pub use error::{CommandStderr, Searched, SecretsError, SecretsWarning};
 pub use load::{
     CommandOutput, CommandRunner, Secrets, SecretsSource, Selection, ShellRunner,
     process_environment,
@@ -116,6 +116,14 @@ mod tests {
         assert_eq!(secret.expose(), "marker-7f3a");
         let bytes = SecretBytes::new(b"A=marker-7f3a\n".to_vec());
         assert_eq!(format!("{bytes} {bytes:?}"), "**** ****");
+    }
+
+    #[test]
+    fn secrets_can_be_shared_across_tasks() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Secrets>();
+        assert_send_sync::<Secret>();
+        assert_send_sync::<Redactor>();
     }
 
     #[test]

@@ -102,13 +102,18 @@ pub fn parse_file(text: &str) -> Result<Vec<Entry>, FormatError> {
 
 /// Ruby's `strip` (ASCII whitespace and NUL) followed by `sub(/\A(['"])(.*)\1\z/m, '\2')`.
 fn unquote(value: &str) -> (String, Quote) {
-    let value = value.trim_matches(|c: char| matches!(c, '\0' | '\t' | '\n' | '\x0B' | '\x0C' | '\r' | ' '));
+    let value = value
+        .trim_matches(|c: char| matches!(c, '\0' | '\t' | '\n' | '\x0B' | '\x0C' | '\r' | ' '));
     let bytes = value.as_bytes();
     if bytes.len() >= 2 {
         let (first, last) = (bytes[0], bytes[bytes.len() - 1]);
         if first == last && (first == b'\'' || first == b'"') {
             let inner = value.get(1..value.len() - 1).unwrap_or("").to_string();
-            let quote = if first == b'"' { Quote::Double } else { Quote::Single };
+            let quote = if first == b'"' {
+                Quote::Double
+            } else {
+                Quote::Single
+            };
             return (inner, quote);
         }
     }

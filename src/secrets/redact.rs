@@ -80,7 +80,9 @@ mod tests {
         redactor.add(&Secret::new("s3cr3t-token"));
         redactor.add(&Secret::new("s3cr3t"));
         redactor.add(&Secret::new(""));
-        redactor.add(&Secret::new("-----BEGIN KEY-----\nabcdefghijkl\n-----END KEY-----"));
+        redactor.add(&Secret::new(
+            "-----BEGIN KEY-----\nabcdefghijkl\n-----END KEY-----",
+        ));
         let b64 = STANDARD.encode("s3cr3t-token");
         let text = format!(
             "git clone https://x:s3cr3t-token@host/r -e T_B64={b64} pw=s3cr3t line abcdefghijkl"
