@@ -1,4 +1,4 @@
-//! Which secrets files are read (kamal.md §1.1, §2), lazy once-per-run evaluation of the keys
+//! Reading the secrets files (kamal.md §1.1), lazy once-per-run evaluation of the keys
 //! actually asked for, selection of the config's `secrets:` list and provider credentials.
 //!
 //! Reading the files runs nothing. A key's `$(command)`s run the first time that key (or a key
@@ -6,12 +6,13 @@
 //! `sh`, through [`CommandRunner`], so tests substitute a fake. Never prints.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use super::error::{CommandStderr, Searched};
 use super::parse::{self, Entry, Resolve};
+use super::runner::{CommandRunner, ShellRunner, process_environment};
+use super::source::SecretsSource;
 use super::{
     EnvFile, Redactor, Secret, SecretsError, SecretsWarning, env_file, is_provider_credential,
 };
@@ -22,111 +23,6 @@ const MAX_DEPTH: usize = 128;
 
 /// Longest stderr quoted in an error.
 const MAX_STDERR: usize = 2000;
-
-/// The secrets files for one run, in the order they are read (later wins).
-///
-/// Without a destination: `<base>-common`, `<base>`. With `-d NAME`: `<base>-common`,
-/// `<base>.NAME` (the plain `<base>` is not read). `<base>` is `.kamal/secrets`, or the
-/// config's `secrets_file`, which plays the role of Kamal's `secrets_path`: it replaces the
-/// base and the `-common` and destination files are derived from it the same way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretsSource {
-    /// (as shown to the user, as opened)
-    files: Vec<(PathBuf, PathBuf)>,
-    destination: Option<String>,
-}
-
-impl SecretsSource {
-    pub fn new(
-        project_root: &Path,
-        secrets_file: Option<&Path>,
-        destination: Option<&str>,
-    ) -> Self {
-        let base = secrets_file.map_or_else(|| PathBuf::from(".kamal/secrets"), Path::to_path_buf);
-        let with_suffix = |suffix: &str| {
-            let mut name = OsString::from(base.as_os_str());
-            name.push(suffix);
-            PathBuf::from(name)
-        };
-        let common = with_suffix("-common");
-        let main = match destination {
-            Some(dest) => with_suffix(&format!(".{dest}")),
-            None => base.clone(),
-        };
-        let files = [common, main]
-            .into_iter()
-            .map(|shown| (project_root.join(&shown), shown))
-            .map(|(opened, shown)| (shown, opened))
-            .collect();
-        SecretsSource {
-            files,
-            destination: destination.map(str::to_string),
-        }
-    }
-
-    /// The files that are read, as shown in messages, in read order.
-    pub fn files(&self) -> Vec<PathBuf> {
-        self.files.iter().map(|(shown, _)| shown.clone()).collect()
-    }
-}
-
-/// What a `$(command)` produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandOutput {
-    pub success: bool,
-    /// `exit status N` or `signal N`, for messages.
-    pub status: String,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-}
-
-/// Runs a secrets file's `$(command)`.
-pub trait CommandRunner: Send + Sync {
-    fn run(&self, command: &str, env: &BTreeMap<String, String>) -> std::io::Result<CommandOutput>;
-}
-
-/// The real runner: `/bin/sh`, with the environment given and stdin closed (a prompt would
-/// otherwise hang invisibly; it fails instead and its stderr is reported).
-///
-/// The command text goes to `sh` in an environment variable, not as an argument: it may hold
-/// expanded secrets, and another user can read any process's command line but not its
-/// environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ShellRunner;
-
-const COMMAND_VAR: &str = "KAMAL_DEV_SECRETS_COMMAND";
-
-impl CommandRunner for ShellRunner {
-    fn run(&self, command: &str, env: &BTreeMap<String, String>) -> std::io::Result<CommandOutput> {
-        let script = format!("c=${COMMAND_VAR}; unset {COMMAND_VAR}; eval \"$c\"");
-        let output = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .env_clear()
-            .envs(env)
-            .env(COMMAND_VAR, command)
-            .stdin(std::process::Stdio::null())
-            .output()?;
-        let status = match output.status.code() {
-            Some(code) => format!("exit status {code}"),
-            None => "a signal".to_string(),
-        };
-        Ok(CommandOutput {
-            success: output.status.success(),
-            status,
-            stdout: output.stdout,
-            stderr: output.stderr,
-        })
-    }
-}
-
-/// This process's environment (entries that are not UTF-8 cannot be referred to by a secrets
-/// file and are left out).
-pub fn process_environment() -> BTreeMap<String, String> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
-}
 
 struct LoadedFile {
     path: PathBuf,
@@ -184,9 +80,13 @@ impl Selection {
 
 impl Secrets {
     /// Read and parse the files with this process's environment (plus `KAMAL_DESTINATION`
-    /// when there is a destination) and the real `sh`. Runs no command.
+    /// when there is a destination) and the real `sh` in the project folder. Runs no command.
     pub fn load(source: &SecretsSource) -> Result<Secrets, SecretsError> {
-        Secrets::load_with(source, process_environment(), Box::new(ShellRunner))
+        Secrets::load_with(
+            source,
+            process_environment(),
+            Box::new(ShellRunner::in_dir(&source.root)),
+        )
     }
 
     /// [`Secrets::load`] with an explicit environment and command runner. Missing files are

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::error::{Error, ExitStatus};
+use crate::secrets::CommandOutput;
 
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -44,7 +45,7 @@ fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 fn load(dir: &Path, dest: Option<&str>, env: BTreeMap<String, String>) -> Secrets {
     let source = SecretsSource::new(dir, None, dest);
-    Secrets::load_with(&source, env, Box::new(ShellRunner)).unwrap()
+    Secrets::load_with(&source, env, Box::new(ShellRunner::default())).unwrap()
 }
 
 fn value(secrets: &Secrets, key: &str) -> Option<String> {
@@ -435,7 +436,7 @@ fn secrets_file_override_is_the_base_path() {
             Path::new("config/team-secrets")
         ]
     );
-    let secrets = Secrets::load_with(&source, env(&[]), Box::new(ShellRunner)).unwrap();
+    let secrets = Secrets::load_with(&source, env(&[]), Box::new(ShellRunner::default())).unwrap();
     assert_eq!(value(&secrets, "A").as_deref(), Some("common"));
     assert_eq!(value(&secrets, "B").as_deref(), Some("main"));
     let source = SecretsSource::new(
@@ -443,7 +444,7 @@ fn secrets_file_override_is_the_base_path() {
         Some(Path::new("config/team-secrets")),
         Some("prod"),
     );
-    let secrets = Secrets::load_with(&source, env(&[]), Box::new(ShellRunner)).unwrap();
+    let secrets = Secrets::load_with(&source, env(&[]), Box::new(ShellRunner::default())).unwrap();
     assert_eq!(value(&secrets, "B").as_deref(), Some("prod"));
 }
 
@@ -451,7 +452,7 @@ fn secrets_file_override_is_the_base_path() {
 fn format_and_encoding_errors_name_the_file() {
     let dir = project(&[(".kamal/secrets", "A=1\nexport MISSING\n")]);
     let source = SecretsSource::new(dir.path(), None, None);
-    let err = Secrets::load_with(&source, env(&[]), Box::new(ShellRunner)).unwrap_err();
+    let err = Secrets::load_with(&source, env(&[]), Box::new(ShellRunner::default())).unwrap_err();
     assert!(
         err.to_string()
             .starts_with(".kamal/secrets:2: `export MISSING`"),
@@ -461,8 +462,12 @@ fn format_and_encoding_errors_name_the_file() {
     let dir = project(&[]);
     std::fs::create_dir_all(dir.path().join(".kamal")).unwrap();
     std::fs::write(dir.path().join(".kamal/secrets"), b"A=\xff\n").unwrap();
-    let err =
-        Secrets::load_with(&source_in(dir.path()), env(&[]), Box::new(ShellRunner)).unwrap_err();
+    let err = Secrets::load_with(
+        &source_in(dir.path()),
+        env(&[]),
+        Box::new(ShellRunner::default()),
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "secrets file .kamal/secrets is not valid UTF-8"
@@ -479,7 +484,7 @@ fn redactor_knows_evaluated_values_only() {
         ".kamal/secrets".into(),
         "A=alpha-secret\nB=beta-secret".to_string(),
     )];
-    let secrets = Secrets::from_texts(texts, env(&[]), Box::new(ShellRunner)).unwrap();
+    let secrets = Secrets::from_texts(texts, env(&[]), Box::new(ShellRunner::default())).unwrap();
     let _ = secrets.get("A").unwrap();
     assert_eq!(
         secrets.redactor().redact("alpha-secret beta-secret"),
@@ -496,7 +501,7 @@ fn too_deep_references_are_an_error_not_a_crash() {
     let secrets = Secrets::from_texts(
         vec![(".kamal/secrets".into(), text)],
         env(&[]),
-        Box::new(ShellRunner),
+        Box::new(ShellRunner::default()),
     )
     .unwrap();
     assert!(matches!(
@@ -504,4 +509,15 @@ fn too_deep_references_are_an_error_not_a_crash() {
         Err(SecretsError::TooDeep { .. })
     ));
     assert_eq!(value(&secrets, "K100").as_deref(), Some("x"));
+}
+
+#[test]
+fn commands_run_in_the_project_folder() {
+    let dir = project(&[
+        (".kamal/secrets", "HERE=$(cat .kamal/marker.txt)\n"),
+        (".kamal/marker.txt", "found\n"),
+    ]);
+    let source = SecretsSource::new(dir.path(), None, None);
+    let secrets = Secrets::load(&source).unwrap();
+    assert_eq!(value(&secrets, "HERE").as_deref(), Some("found"));
 }

@@ -11,16 +11,17 @@ mod error;
 mod load;
 mod parse;
 mod redact;
+mod runner;
+mod source;
 
 use std::fmt;
 
 pub use envfile::{EnvFile, env_file};
 pub use error::{CommandStderr, Searched, SecretsError, SecretsWarning};
-pub use load::{
-    CommandOutput, CommandRunner, Secrets, SecretsSource, Selection, ShellRunner,
-    process_environment,
-};
+pub use load::{Secrets, Selection};
 pub use redact::Redactor;
+pub use runner::{CommandOutput, CommandRunner, ShellRunner, process_environment};
+pub use source::SecretsSource;
 
 /// Provider credentials: read by provider clients through [`Secrets::provider_credential`],
 /// never injected into a workspace even when listed under `secrets:`.

@@ -1,0 +1,55 @@
+//! Which secrets files a run reads (kamal.md §1.1, §2), and how they are named in messages.
+//! Pure: builds paths, opens nothing.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The secrets files for one run, in the order they are read (later wins).
+///
+/// Without a destination: `<base>-common`, `<base>`. With `-d NAME`: `<base>-common`,
+/// `<base>.NAME` (the plain `<base>` is not read). `<base>` is `.kamal/secrets`, or the
+/// config's `secrets_file`, which plays the role of Kamal's `secrets_path`: it replaces the
+/// base and the `-common` and destination files are derived from it the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsSource {
+    /// (as shown to the user, as opened)
+    pub(super) files: Vec<(PathBuf, PathBuf)>,
+    pub(super) destination: Option<String>,
+    /// Where `$(command)`s run: the project folder, whatever the caller's working directory.
+    pub(super) root: PathBuf,
+}
+
+impl SecretsSource {
+    pub fn new(
+        project_root: &Path,
+        secrets_file: Option<&Path>,
+        destination: Option<&str>,
+    ) -> Self {
+        let base = secrets_file.map_or_else(|| PathBuf::from(".kamal/secrets"), Path::to_path_buf);
+        let with_suffix = |suffix: &str| {
+            let mut name = OsString::from(base.as_os_str());
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        let common = with_suffix("-common");
+        let main = match destination {
+            Some(dest) => with_suffix(&format!(".{dest}")),
+            None => base.clone(),
+        };
+        let files = [common, main]
+            .into_iter()
+            .map(|shown| (project_root.join(&shown), shown))
+            .map(|(opened, shown)| (shown, opened))
+            .collect();
+        SecretsSource {
+            files,
+            destination: destination.map(str::to_string),
+            root: project_root.to_path_buf(),
+        }
+    }
+
+    /// The files that are read, as shown in messages, in read order.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.files.iter().map(|(shown, _)| shown.clone()).collect()
+    }
+}
