@@ -60,11 +60,12 @@ pub enum SecretsError {
         line: usize,
     },
 
-    #[error("secret {key} ({}:{line}) uses `$(kamal secrets ...)`, which kamal-dev cannot run yet", path.display())]
+    #[error("secret {key} ({}:{line}): {reason}", path.display())]
     KamalSecretsCommand {
         key: String,
         path: PathBuf,
         line: usize,
+        reason: String,
     },
 
     #[error("secret {key} ({}:{line}) refers to other keys too deeply (more than {limit} levels)", path.display())]
@@ -104,7 +105,7 @@ impl UserFacing for SecretsError {
                 Some(format!("write `export {key}=value`, or define {key} on an earlier line"))
             }
             SecretsError::KamalSecretsCommand { .. } => Some(
-                "run the vault's own CLI in the $(...) instead (for example `op read op://vault/item/field`)"
+                "use `kamal secrets fetch` then `kamal secrets extract NAME $SECRETS`, or call the vault's own CLI in the $(...)"
                     .to_string(),
             ),
             SecretsError::CommandFailed { .. } => Some(

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use super::error::{CommandStderr, Searched};
+use super::inline::{self, Inline};
 use super::parse::{self, Entry, Resolve};
 use super::runner::{CommandRunner, ShellRunner, process_environment};
 use super::source::SecretsSource;
@@ -321,10 +322,23 @@ impl Resolve for EntryResolver<'_> {
 
     fn run(&mut self, command: &str) -> Result<String, SecretsError> {
         let (key, path, line) = self.secrets.location(self.file, self.entry);
-        if parse::is_kamal_secrets_command(command) {
-            return Err(SecretsError::KamalSecretsCommand { key, path, line });
-        }
-        let output = match self.secrets.runner.run(command, &self.secrets.env) {
+        let command = if parse::is_kamal_secrets_command(command) {
+            match inline::handle(command) {
+                Inline::Value(value) => return Ok(parse::chomp(value)),
+                Inline::Refused(reason) => {
+                    return Err(SecretsError::KamalSecretsCommand {
+                        key,
+                        path,
+                        line,
+                        reason,
+                    });
+                }
+                Inline::Shell(command) => command,
+            }
+        } else {
+            command.to_string()
+        };
+        let output = match self.secrets.runner.run(&command, &self.secrets.env) {
             Ok(output) => output,
             Err(source) => {
                 return Err(SecretsError::CommandSpawn {

@@ -268,14 +268,54 @@ fn command_text_is_not_on_any_command_line() {
 }
 
 #[test]
-fn kamal_secrets_commands_are_refused_clearly() {
-    // kamal.md §1.2/§1.4: Kamal runs these in-process; spawning `kamal` would mangle the JSON
-    let dir = project(&[(".kamal/secrets", "S=$(kamal secrets fetch -a op KEY)\n")]);
-    let secrets = load(dir.path(), None, env(&[]));
-    let err = Error::from(secrets.get("S").unwrap_err());
+fn kamal_secrets_commands_are_handled_like_kamal() {
+    // kamal.md §1.2 special case / §1.4 intended pattern: fetch goes to `kamal ... --inline`
+    // (shell-escaped JSON); extract is done in-process on the expanded $SECRETS.
+    struct FakeKamal;
+    impl CommandRunner for FakeKamal {
+        fn run(
+            &self,
+            command: &str,
+            _env: &BTreeMap<String, String>,
+        ) -> std::io::Result<CommandOutput> {
+            assert!(command.ends_with(" --inline"), "{command}");
+            let json =
+                r#"{"Vault/Item/DB_PASSWORD":"pw with 'quotes' and spaces","Vault/Item/API":"k"}"#;
+            let escaped = String::from_utf8(shell_quote::Sh::quote_vec(json)).unwrap();
+            Ok(CommandOutput {
+                success: true,
+                status: "exit status 0".into(),
+                stdout: format!("{escaped}\n").into_bytes(),
+                stderr: Vec::new(),
+            })
+        }
+    }
+    let text = concat!(
+        "SECRETS=$(kamal secrets fetch --adapter 1password --account a --from Vault/Item DB_PASSWORD API)\n",
+        "DB_PASSWORD=$(kamal secrets extract DB_PASSWORD $SECRETS)\n",
+        "MISSING=$(kamal secrets extract NOPE ${SECRETS})\n",
+        "PRINT=$(kamal secrets print)\n",
+    );
+    let secrets = Secrets::from_texts(
+        vec![(".kamal/secrets".into(), text.to_string())],
+        env(&[]),
+        Box::new(FakeKamal),
+    )
+    .unwrap();
+    assert_eq!(
+        value(&secrets, "DB_PASSWORD").as_deref(),
+        Some("pw with 'quotes' and spaces")
+    );
+    let err = Error::from(secrets.get("MISSING").unwrap_err());
     assert_eq!(err.exit_status(), ExitStatus::Usage);
+    assert_eq!(
+        err.to_string(),
+        "secret MISSING (.kamal/secrets:3): the fetched secrets have no NOPE"
+    );
+    let err = secrets.get("PRINT").unwrap_err();
     assert!(
-        err.to_string().contains("secret S (.kamal/secrets:1)"),
+        err.to_string()
+            .contains("only `kamal secrets fetch` and `kamal secrets extract`"),
         "{err}"
     );
 }

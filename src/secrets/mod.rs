@@ -8,6 +8,7 @@
 
 mod envfile;
 mod error;
+mod inline;
 mod load;
 mod parse;
 mod redact;
