@@ -5,6 +5,23 @@
 //! This module never prints (warnings come back as [`SecretsWarning`] data) and never puts a
 //! value into an error message, a command line or a log. The only process it starts is the
 //! `sh -c` that a `$(command)` in a secrets file asks for, through [`CommandRunner`].
+//!
+//! Typical use by the deploy workflow:
+//! `Secrets::load(&SecretsSource::new(root, config.secrets_file.as_deref(), dest))?`, print
+//! [`Secrets::warnings`], then [`Secrets::select`] the config's `secrets:` list, print its
+//! warnings, and upload [`Selection::env_file`]'s contents with mode 0600. Evaluation may run
+//! `sh` and block: from async code call it inside `spawn_blocking`.
+//!
+//! Where kamal-dev differs from Kamal on purpose:
+//! - a `$(command)` that exits non-zero is an error naming the key and quoting its (redacted)
+//!   stderr; Kamal silently uses whatever it printed;
+//! - commands run with stdin closed and stderr captured, in the project folder, and get their
+//!   text through an environment variable rather than `sh -c TEXT`, so expanded values never
+//!   show in a process list;
+//! - `$(kamal secrets extract ...)` is done in-process like Kamal; `fetch` runs the real
+//!   `kamal ... --inline`; other `kamal secrets` subcommands are refused;
+//! - `secrets_file` in config/dev.yml plays the part of Kamal's `secrets_path` (the base the
+//!   `-common` and `.<destination>` files are derived from).
 
 mod envfile;
 mod error;
