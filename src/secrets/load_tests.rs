@@ -561,3 +561,15 @@ fn commands_run_in_the_project_folder() {
     let secrets = Secrets::load(&source).unwrap();
     assert_eq!(value(&secrets, "HERE").as_deref(), Some("found"));
 }
+
+#[test]
+fn linebreak_mode_from_the_environment() {
+    // kamal.md §1.3 DOTENV_LINEBREAK_MODE=legacy may come from the environment too
+    let texts = vec![(".kamal/secrets".into(), "X=\"a\\nb\"".to_string())];
+    let legacy = env(&[("DOTENV_LINEBREAK_MODE", "legacy")]);
+    let secrets =
+        Secrets::from_texts(texts.clone(), legacy, Box::new(ShellRunner::default())).unwrap();
+    assert_eq!(value(&secrets, "X").as_deref(), Some("a\nb"));
+    let secrets = Secrets::from_texts(texts, env(&[]), Box::new(ShellRunner::default())).unwrap();
+    assert_eq!(value(&secrets, "X").as_deref(), Some("a\\nb"));
+}

@@ -237,6 +237,9 @@ fn comments_and_garbage_define_nothing() {
     // kamal.md §1.2 blank and comment lines are ignored; unparseable lines are skipped
     let (values, _) = eval_file("# A=1\n\nnot a valid line here\n#B=2\nC=3");
     assert_eq!(values.keys().collect::<Vec<_>>(), vec!["C"]);
+    // kamal.md §1.2 the colon separator needs a space after it
+    let (values, _) = eval_file("G:nospace\nH: ok");
+    assert_eq!(values.keys().collect::<Vec<_>>(), vec!["H"]);
 }
 
 #[test]
