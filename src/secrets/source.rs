@@ -38,8 +38,10 @@ impl SecretsSource {
         };
         let files = [common, main]
             .into_iter()
-            .map(|shown| (project_root.join(&shown), shown))
-            .map(|(opened, shown)| (shown, opened))
+            .map(|shown| {
+                let opened = project_root.join(&shown);
+                (shown, opened)
+            })
             .collect();
         SecretsSource {
             files,
@@ -51,5 +53,43 @@ impl SecretsSource {
     /// The files that are read, as shown in messages, in read order.
     pub fn files(&self) -> Vec<PathBuf> {
         self.files.iter().map(|(shown, _)| shown.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_follow_kamal() {
+        // kamal.md §1.1: -common first, then the base or base.<destination>
+        let root = Path::new("/p");
+        let rows: &[(Option<&str>, Option<&str>, [&str; 2])] = &[
+            (None, None, [".kamal/secrets-common", ".kamal/secrets"]),
+            (
+                None,
+                Some("staging"),
+                [".kamal/secrets-common", ".kamal/secrets.staging"],
+            ),
+            (
+                Some("ops/dev-secrets"),
+                Some("eu"),
+                ["ops/dev-secrets-common", "ops/dev-secrets.eu"],
+            ),
+        ];
+        for (file, dest, expected) in rows {
+            let source = SecretsSource::new(root, file.map(Path::new), *dest);
+            assert_eq!(source.files(), expected.map(PathBuf::from).to_vec());
+            assert_eq!(source.files[1].1, root.join(expected[1]));
+        }
+        // An absolute secrets_file is opened and shown as given.
+        let source = SecretsSource::new(root, Some(Path::new("/etc/kd/secrets")), None);
+        assert_eq!(
+            source.files[1],
+            (
+                PathBuf::from("/etc/kd/secrets"),
+                PathBuf::from("/etc/kd/secrets")
+            )
+        );
     }
 }
