@@ -1,0 +1,390 @@
+//! SSH connections with russh: a [`Connector`] (credentials loaded once, a cap on concurrent
+//! connection starts, retries while a machine boots, trust-on-first-use host keys) hands out
+//! [`Connection`]s, each one TCP session reused for every command on that machine.
+//! It must not decide what to run; callers pass argv and this file quotes it once.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use russh::ChannelMsg;
+use russh::client::{self, Handle};
+use russh::keys::PublicKeyOrCertificate;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+use super::auth::{self, AuthFailure, Credentials};
+use super::error::RemoteError;
+use super::hostkey::{self, Fingerprint, HostKeyCheck};
+use super::output::{Exit, Sink};
+use super::target::SshTarget;
+
+/// Tunables for connecting. The defaults suit fresh cloud VMs.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Per attempt: TCP connect, and separately the SSH handshake plus login.
+    pub connect_timeout: Duration,
+    /// Keep retrying refused or timed-out connections (a machine still booting) this long.
+    pub retry_for: Duration,
+    /// At most this many connection attempts run at once across all machines (Kamal: 30).
+    pub max_concurrent_starts: usize,
+    /// Send a keepalive after this much silence; give up after `keepalive_max` unanswered.
+    pub keepalive_interval: Duration,
+    pub keepalive_max: usize,
+    /// At most this many commands run at once on one connection (stock sshd allows 10
+    /// sessions per connection).
+    pub max_channels: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(10),
+            retry_for: Duration::from_secs(180),
+            max_concurrent_starts: 30,
+            keepalive_interval: Duration::from_secs(15),
+            keepalive_max: 4,
+            max_channels: 8,
+        }
+    }
+}
+
+/// Opens connections. Cheap to clone; share one per run so the start limit is global.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<ConnectorInner>,
+}
+
+struct ConnectorInner {
+    config: Arc<client::Config>,
+    credentials: Credentials,
+    starts: Semaphore,
+    options: ConnectOptions,
+}
+
+/// russh's callback side: records the host key it is shown and refuses a changed one.
+struct Client {
+    expected: Option<Fingerprint>,
+    seen: Arc<Mutex<Option<Fingerprint>>>,
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let fingerprint = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => Fingerprint::of(key),
+            PublicKeyOrCertificate::Certificate(cert) => {
+                Fingerprint::of(&cert.public_key().clone().into())
+            }
+        };
+        let verdict = hostkey::check(self.expected.as_ref(), &fingerprint);
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(fingerprint);
+        }
+        Ok(verdict != HostKeyCheck::Changed)
+    }
+}
+
+enum Attempt {
+    Retry(String),
+    Fatal(RemoteError),
+}
+
+impl Connector {
+    /// Load the credentials for `key_path` (the public key from `ssh.key_path`; the private
+    /// key is the same path without `.pub`; ssh-agent when that is missing or encrypted, or
+    /// when `key_path` is `None`).
+    pub fn new(key_path: Option<&Path>, options: ConnectOptions) -> Result<Connector, RemoteError> {
+        let credentials = Credentials::load(key_path)?;
+        let config = client::Config {
+            keepalive_interval: Some(options.keepalive_interval),
+            keepalive_max: options.keepalive_max,
+            nodelay: true,
+            ..client::Config::default()
+        };
+        Ok(Connector {
+            inner: Arc::new(ConnectorInner {
+                config: Arc::new(config),
+                credentials,
+                starts: Semaphore::new(options.max_concurrent_starts.max(1)),
+                options,
+            }),
+        })
+    }
+
+    pub fn options(&self) -> &ConnectOptions {
+        &self.inner.options
+    }
+
+    /// Connect and log in, retrying while the machine refuses or does not answer (it may be
+    /// booting) until `retry_for` has passed. `expected` is the host key fingerprint recorded
+    /// earlier; `None` trusts the key shown (the caller records [`Connection::host_key`]).
+    pub async fn connect(
+        &self,
+        target: &SshTarget,
+        expected: Option<&Fingerprint>,
+    ) -> Result<Connection, RemoteError> {
+        let options = &self.inner.options;
+        let started = Instant::now();
+        let mut attempts = 0;
+        let mut delay = Duration::from_millis(250);
+        loop {
+            attempts += 1;
+            let remaining = options.retry_for.saturating_sub(started.elapsed());
+            let timeout = options
+                .connect_timeout
+                .min(remaining)
+                .max(Duration::from_secs(1));
+            let result = {
+                let _permit = self.inner.starts.acquire().await;
+                self.attempt(target, expected, timeout).await
+            };
+            match result {
+                Ok(connection) => return Ok(connection),
+                Err(Attempt::Fatal(err)) => return Err(err),
+                Err(Attempt::Retry(last)) => {
+                    if started.elapsed() + delay >= options.retry_for {
+                        return Err(RemoteError::Unreachable {
+                            target: Box::new(target.clone()),
+                            attempts,
+                            waited: started.elapsed(),
+                            last,
+                        });
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        target: &SshTarget,
+        expected: Option<&Fingerprint>,
+        timeout: Duration,
+    ) -> Result<Connection, Attempt> {
+        let secs = timeout.as_secs();
+        let tcp = match tokio::time::timeout(
+            timeout,
+            TcpStream::connect((target.host.as_str(), target.port)),
+        )
+        .await
+        {
+            Err(_) => return Err(Attempt::Retry(format!("no answer within {secs}s"))),
+            Ok(Err(err)) => return Err(Attempt::Retry(err.to_string())),
+            Ok(Ok(tcp)) => tcp,
+        };
+        let _ = tcp.set_nodelay(true);
+        let seen = Arc::new(Mutex::new(None));
+        let handler = Client {
+            expected: expected.cloned(),
+            seen: Arc::clone(&seen),
+        };
+        let seen_key = || seen.lock().ok().and_then(|s| s.clone());
+        let handshake = tokio::time::timeout(
+            timeout,
+            client::connect_stream(Arc::clone(&self.inner.config), tcp, handler),
+        )
+        .await;
+        let mut handle = match handshake {
+            Err(_) => {
+                return Err(Attempt::Retry(format!(
+                    "SSH handshake did not finish within {secs}s"
+                )));
+            }
+            Ok(Err(err)) => {
+                if let (Some(want), Some(got)) = (expected, seen_key())
+                    && hostkey::check(Some(want), &got) == HostKeyCheck::Changed
+                {
+                    return Err(Attempt::Fatal(RemoteError::HostKeyChanged {
+                        target: Box::new(target.clone()),
+                        expected: want.clone(),
+                        seen: got,
+                    }));
+                }
+                return Err(classify(target, err));
+            }
+            Ok(Ok(handle)) => handle,
+        };
+        let Some(fingerprint) = seen_key() else {
+            return Err(Attempt::Fatal(RemoteError::Protocol {
+                target: Box::new(target.clone()),
+                source: russh::Error::UnknownKey,
+            }));
+        };
+        let login = tokio::time::timeout(
+            timeout,
+            auth::authenticate(&mut handle, target, &self.inner.credentials),
+        )
+        .await;
+        match login {
+            Err(_) => {
+                return Err(Attempt::Retry(format!(
+                    "login did not finish within {secs}s"
+                )));
+            }
+            Ok(Err(AuthFailure::Retry(why))) => return Err(Attempt::Retry(why)),
+            Ok(Err(AuthFailure::Fatal(err))) => return Err(Attempt::Fatal(err)),
+            Ok(Ok(())) => {}
+        }
+        Ok(Connection {
+            inner: Arc::new(ConnectionInner {
+                handle,
+                target: target.clone(),
+                first_use: expected.is_none(),
+                fingerprint,
+                channels: Semaphore::new(self.inner.options.max_channels.max(1)),
+            }),
+        })
+    }
+}
+
+/// Refused, reset, timed out or cut off while the server starts: retry. Anything else in the
+/// protocol is final.
+fn classify(target: &SshTarget, err: russh::Error) -> Attempt {
+    match err {
+        russh::Error::IO(_)
+        | russh::Error::HUP
+        | russh::Error::Disconnect
+        | russh::Error::SendError
+        | russh::Error::ConnectionTimeout
+        | russh::Error::Elapsed(_) => Attempt::Retry(err.to_string()),
+        source => Attempt::Fatal(RemoteError::Protocol {
+            target: Box::new(target.clone()),
+            source,
+        }),
+    }
+}
+
+/// One logged-in SSH session with a machine. Clone it freely: all clones share the session,
+/// and each command opens its own channel on it, so commands can run concurrently.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<ConnectionInner>,
+}
+
+struct ConnectionInner {
+    handle: Handle<Client>,
+    target: SshTarget,
+    fingerprint: Fingerprint,
+    first_use: bool,
+    channels: Semaphore,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("target", &self.inner.target)
+            .field("host_key", &self.inner.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    pub fn target(&self) -> &SshTarget {
+        &self.inner.target
+    }
+
+    /// The fingerprint of the host key the server proved it holds.
+    pub fn host_key(&self) -> &Fingerprint {
+        &self.inner.fingerprint
+    }
+
+    /// True when no fingerprint was expected: the caller should record [`Self::host_key`].
+    pub fn host_key_first_seen(&self) -> bool {
+        self.inner.first_use
+    }
+
+    /// True once the session has ended (the server went away or [`Self::close`] was called).
+    pub fn is_closed(&self) -> bool {
+        self.inner.handle.is_closed()
+    }
+
+    /// End the session for every clone.
+    pub async fn close(&self) {
+        let _ = self
+            .inner
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+
+    /// Run one already-quoted command line on a new channel, feeding `stdin` then EOF, and
+    /// pass output to `sink` as it arrives.
+    pub(crate) async fn exec(
+        &self,
+        program: &str,
+        command: Vec<u8>,
+        stdin: Option<&[u8]>,
+        sink: &mut dyn Sink,
+    ) -> Result<Exit, RemoteError> {
+        let target = &self.inner.target;
+        let _permit = self.inner.channels.acquire().await;
+        let cut_off = |reason: String| RemoteError::Interrupted {
+            host: target.label(),
+            program: program.to_string(),
+            reason,
+        };
+        let channel = self
+            .inner
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| cut_off(format!("could not open an SSH channel: {e}")))?;
+        let (mut read, write) = channel.split();
+        write
+            .exec(true, command)
+            .await
+            .map_err(|e| cut_off(e.to_string()))?;
+        // Write stdin while reading output: a command that echoes large input would otherwise
+        // fill both windows and stall.
+        let writer = async {
+            if let Some(data) = stdin {
+                write.data(data).await?;
+            }
+            write.eof().await
+        };
+        let reader = async {
+            let mut exit = Exit::Unknown;
+            let mut refused = false;
+            while let Some(message) = read.wait().await {
+                match message {
+                    ChannelMsg::Data { data } => sink.stdout(&data),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => sink.stderr(&data),
+                    ChannelMsg::ExitStatus { exit_status } => exit = Exit::Code(exit_status),
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        exit = Exit::Signal(signal_name_text(&signal_name));
+                    }
+                    ChannelMsg::Failure => refused = true,
+                    ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            (exit, refused)
+        };
+        let (written, (exit, refused)) = tokio::join!(writer, reader);
+        if refused {
+            return Err(cut_off("the server refused to run it".to_string()));
+        }
+        // A command may exit without reading all of stdin; only a lost channel is an error.
+        if let (Err(err), Exit::Unknown) = (&written, &exit) {
+            return Err(cut_off(format!("sending input failed: {err}")));
+        }
+        if exit == Exit::Unknown && self.is_closed() {
+            return Err(cut_off("the SSH connection closed".to_string()));
+        }
+        Ok(exit)
+    }
+}
+
+fn signal_name_text(sig: &russh::Sig) -> String {
+    match sig {
+        russh::Sig::Custom(name) => name.clone(),
+        other => format!("{other:?}"),
+    }
+}
