@@ -49,7 +49,7 @@ pub enum RemoteError {
         seen: Fingerprint,
     },
 
-    #[error("{} refused the SSH login as {} with {}", target.label(), target.user, tried)]
+    #[error("SSH login to {target} was refused (tried {tried})")]
     AuthRejected {
         target: Box<SshTarget>,
         /// What was offered, e.g. `key ~/.ssh/id_ed25519` or `2 ssh-agent keys`.
@@ -210,7 +210,10 @@ mod tests {
             tried: "key /k/id".into(),
             key: Some(PathBuf::from("/k/id")),
         };
-        assert!(err.to_string().contains("as root"));
+        assert_eq!(
+            err.to_string(),
+            "SSH login to my-app-1 (root@94.2.3.1:22) was refused (tried key /k/id)"
+        );
         assert!(err.hint().unwrap().contains("/k/id.pub"));
     }
 

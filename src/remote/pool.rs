@@ -40,7 +40,9 @@ impl Pool {
         expected: Option<&Fingerprint>,
     ) -> Result<Connection, RemoteError> {
         let key = (target.host.clone(), target.port, target.user.clone());
-        loop {
+        // A cached session that died is replaced once; a fresh one that is already closed
+        // again is returned as is and fails on first use with a clear error.
+        for attempt in 0..2 {
             let slot = {
                 let mut slots = self.slots.lock().await;
                 let slot = slots.entry(key.clone()).or_default();
@@ -53,7 +55,7 @@ impl Pool {
                 .get_or_try_init(|| self.connector.connect(target, expected))
                 .await?
                 .clone();
-            if connection.is_closed() {
+            if connection.is_closed() && attempt == 0 {
                 continue;
             }
             if let Some(want) = expected
@@ -67,6 +69,7 @@ impl Pool {
             }
             return Ok(connection);
         }
+        self.connector.connect(target, expected).await
     }
 
     /// Disconnect every pooled connection (at the end of a run).

@@ -47,6 +47,31 @@ mod tests {
         assert!(!out.contains(" ; rm") || out.contains('\''));
     }
 
+    /// Run `printf '%s\0' <quoted argv>` in a real `sh` and split what it printed.
+    fn through_sh(argv: &[String]) -> Vec<Vec<u8>> {
+        let mut script = b"printf '%s\\0' ".to_vec();
+        script.extend(command_line(argv));
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(String::from_utf8(script).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let mut parts: Vec<Vec<u8>> = out.stdout.split(|b| *b == 0).map(<[u8]>::to_vec).collect();
+        assert_eq!(parts.pop(), Some(Vec::new()));
+        parts
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn any_text_without_nul_round_trips(argv in proptest::collection::vec("[^\\x00]{0,24}", 1..6)) {
+            let got = through_sh(&argv);
+            let want: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn round_trips_through_a_real_shell() {
         let argv = [

@@ -337,6 +337,8 @@ impl Connection {
             .await
             .map_err(|e| cut_off(format!("could not open an SSH channel: {e}")))?;
         let (mut read, write) = channel.split();
+        let write = Arc::new(write);
+        let mut guard = CancelGuard(Some(Arc::clone(&write)));
         write
             .exec(true, command)
             .await
@@ -368,6 +370,7 @@ impl Connection {
             (exit, refused)
         };
         let (written, (exit, refused)) = tokio::join!(writer, reader);
+        guard.0 = None;
         if refused {
             return Err(cut_off("the server refused to run it".to_string()));
         }
@@ -379,6 +382,22 @@ impl Connection {
             return Err(cut_off("the SSH connection closed".to_string()));
         }
         Ok(exit)
+    }
+}
+
+/// When a caller drops a running command (a timeout, Ctrl-C, the end of `docker logs -f`),
+/// ask the server to stop it and close the channel, so nothing is left running remotely.
+struct CancelGuard(Option<Arc<russh::ChannelWriteHalf<client::Msg>>>);
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        let Some(write) = self.0.take() else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = write.signal(russh::Sig::TERM).await;
+                let _ = write.close().await;
+            });
+        }
     }
 }
 

@@ -299,7 +299,7 @@ async fn an_unknown_key_is_rejected_with_a_hint_naming_it() {
         .await
         .unwrap_err();
     assert!(matches!(err, RemoteError::AuthRejected { .. }), "{err:?}");
-    assert!(err.to_string().contains("as root"), "{err}");
+    assert!(err.to_string().contains("(root@127.0.0."), "{err}");
     assert!(
         err.hint()
             .unwrap()
@@ -354,4 +354,55 @@ async fn exit_codes_signals_and_streamed_lines_match_on_both_executors() {
             .unwrap();
         assert_eq!(echoed.stdout, b"from stdin", "{label}");
     }
+}
+
+/// Whether any process on this machine (sshd's test hosts are loopback) has `needle` in its
+/// command line.
+fn process_running(needle: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .any(|cmdline| {
+            String::from_utf8_lossy(&cmdline)
+                .split('\0')
+                .any(|arg| arg == needle)
+        })
+}
+
+#[tokio::test]
+async fn a_dropped_command_is_stopped_on_the_machine() {
+    let Some(services) = services() else { return };
+    let ssh = services.executor().await;
+    // Like `docker logs -f`: prints until stopped. The marker ($0) finds it in /proc. OpenSSH
+    // ignores signal requests for root logins, so what stops it is the closed channel (its
+    // next write fails); a command that never prints would run to its end.
+    let marker = format!("kamal-dev-follow-{}-{}", std::process::id(), line!());
+    let argv = [
+        "sh",
+        "-c",
+        "while :; do echo tick; sleep 0.1; done",
+        marker.as_str(),
+    ];
+    let mut ticks = 0;
+    let follow = ssh.run_streaming(&argv, None, |_, _| ticks += 1);
+    let timed_out = tokio::time::timeout(Duration::from_secs(2), follow).await;
+    assert!(timed_out.is_err(), "the loop ended by itself");
+    assert!(ticks > 0, "no line streamed before the timeout");
+    let mut gone = false;
+    for _ in 0..50 {
+        if !process_running(&marker) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "{marker} still runs after its command was dropped");
+    // The connection is still usable afterwards.
+    let out = ssh
+        .run_checked(&["echo", "still here"], None)
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"still here\n");
 }
