@@ -17,8 +17,10 @@ use super::target::SshTarget;
 pub(crate) enum Credentials {
     /// A private key read from disk.
     Key { key: Arc<PrivateKey>, path: PathBuf },
-    /// Keys held by ssh-agent; when the configured public key is known only that one is used.
+    /// Keys held by the ssh-agent listening on `socket`; when the configured public key is
+    /// known only that one is used.
     Agent {
+        socket: PathBuf,
         only: Option<PublicKey>,
         path: Option<PathBuf>,
     },
@@ -33,22 +35,28 @@ pub fn private_key_path(key_path: &Path) -> PathBuf {
     }
 }
 
-fn agent_available() -> bool {
-    std::env::var_os("SSH_AUTH_SOCK").is_some_and(|sock| !sock.is_empty())
+/// The ssh-agent socket named by `SSH_AUTH_SOCK`, if set.
+pub(crate) fn agent_socket_from_env() -> Option<PathBuf> {
+    std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|sock| !sock.is_empty())
+        .map(PathBuf::from)
 }
 
 impl Credentials {
     /// Read the key for `key_path` (the public key path from config), falling back to the
-    /// agent when the private key is missing or encrypted and `SSH_AUTH_SOCK` is set.
-    pub(crate) fn load(key_path: Option<&Path>) -> Result<Credentials, RemoteError> {
+    /// agent at `agent_socket` when the private key is missing or encrypted.
+    pub(crate) fn load(
+        key_path: Option<&Path>,
+        agent_socket: Option<&Path>,
+    ) -> Result<Credentials, RemoteError> {
         let Some(key_path) = key_path else {
-            return if agent_available() {
-                Ok(Credentials::Agent {
+            return match agent_socket {
+                Some(socket) => Ok(Credentials::Agent {
+                    socket: socket.to_path_buf(),
                     only: None,
                     path: None,
-                })
-            } else {
-                Err(RemoteError::NoKey)
+                }),
+                None => Err(RemoteError::NoKey),
             };
         };
         let private = private_key_path(key_path);
@@ -59,33 +67,39 @@ impl Credentials {
         } else {
             key_path.to_path_buf()
         };
-        let agent = || Credentials::Agent {
+        let agent = |socket: &Path| Credentials::Agent {
+            socket: socket.to_path_buf(),
             only: russh::keys::load_public_key(&public).ok(),
             path: Some(private.clone()),
         };
-        match russh::keys::load_secret_key(&private, None) {
-            Ok(key) => Ok(Credentials::Key {
-                key: Arc::new(key),
-                path: private,
-            }),
-            Err(russh::keys::Error::KeyIsEncrypted) if agent_available() => Ok(agent()),
-            Err(russh::keys::Error::KeyIsEncrypted) => {
-                Err(RemoteError::KeyEncrypted { path: private })
+        let err = match russh::keys::load_secret_key(&private, None) {
+            Ok(key) => {
+                return Ok(Credentials::Key {
+                    key: Arc::new(key),
+                    path: private,
+                });
             }
-            Err(russh::keys::Error::IO(err))
-                if err.kind() == std::io::ErrorKind::NotFound && agent_available() =>
-            {
-                Ok(agent())
-            }
-            Err(russh::keys::Error::IO(source)) => Err(RemoteError::KeyUnreadable {
-                path: private,
-                source,
-            }),
-            Err(source) => Err(RemoteError::KeyInvalid {
-                path: private,
-                source,
-            }),
+            Err(err) => err,
+        };
+        let missing =
+            matches!(&err, russh::keys::Error::IO(io) if io.kind() == std::io::ErrorKind::NotFound);
+        let encrypted = matches!(err, russh::keys::Error::KeyIsEncrypted);
+        if let Some(socket) = agent_socket
+            && (missing || encrypted)
+        {
+            return Ok(agent(socket));
         }
+        Err(match err {
+            russh::keys::Error::KeyIsEncrypted => RemoteError::KeyEncrypted { path: private },
+            russh::keys::Error::IO(source) => RemoteError::KeyUnreadable {
+                path: private,
+                source,
+            },
+            source => RemoteError::KeyInvalid {
+                path: private,
+                source,
+            },
+        })
     }
 
     fn key_path(&self) -> Option<PathBuf> {
@@ -146,8 +160,8 @@ pub(crate) async fn authenticate<H: russh::client::Handler>(
                 Err(rejected(format!("key {}", path.display())))
             }
         }
-        Credentials::Agent { only, .. } => {
-            let Ok(mut agent) = AgentClient::connect_env().await else {
+        Credentials::Agent { socket, only, .. } => {
+            let Ok(mut agent) = AgentClient::connect_uds(socket).await else {
                 return Err(rejected("ssh-agent (not reachable)".to_string()));
             };
             if let Some(binding) = handle.agent_session_binding() {
@@ -224,11 +238,8 @@ mod tests {
 
     #[test]
     fn a_missing_key_without_agent_names_the_private_path() {
-        if agent_available() {
-            eprintln!("skipped: SSH_AUTH_SOCK is set, so a missing key falls back to the agent");
-            return;
-        }
-        let err = Credentials::load(Some(Path::new("/nonexistent/kd/id_ed25519.pub"))).unwrap_err();
+        let err =
+            Credentials::load(Some(Path::new("/nonexistent/kd/id_ed25519.pub")), None).unwrap_err();
         assert!(
             err.to_string()
                 .contains("/nonexistent/kd/id_ed25519 could not be read"),
@@ -237,11 +248,27 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_key_with_an_agent_uses_the_agent() {
+        let creds = Credentials::load(
+            Some(Path::new("/nonexistent/kd/id_ed25519.pub")),
+            Some(Path::new("/run/agent.sock")),
+        )
+        .unwrap();
+        assert!(
+            matches!(&creds, Credentials::Agent { socket, only: None, .. } if socket == Path::new("/run/agent.sock"))
+        );
+        assert!(matches!(
+            Credentials::load(None, None),
+            Err(RemoteError::NoKey)
+        ));
+    }
+
+    #[test]
     fn garbage_key_is_invalid_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("id");
         std::fs::write(&path, "not a key").unwrap();
-        let err = Credentials::load(Some(&path)).unwrap_err();
+        let err = Credentials::load(Some(&path), None).unwrap_err();
         assert!(matches!(err, RemoteError::KeyInvalid { .. }), "{err:?}");
     }
 }

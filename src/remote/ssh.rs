@@ -3,7 +3,7 @@
 //! [`Connection`]s, each one TCP session reused for every command on that machine.
 //! It must not decide what to run; callers pass argv and this file quotes it once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,9 @@ pub struct ConnectOptions {
     /// At most this many commands run at once on one connection (stock sshd allows 10
     /// sessions per connection).
     pub max_channels: usize,
+    /// The ssh-agent socket used when the key file is missing or has a passphrase (default:
+    /// `SSH_AUTH_SOCK`).
+    pub agent_socket: Option<PathBuf>,
 }
 
 impl Default for ConnectOptions {
@@ -45,6 +48,7 @@ impl Default for ConnectOptions {
             keepalive_interval: Duration::from_secs(15),
             keepalive_max: 4,
             max_channels: 8,
+            agent_socket: auth::agent_socket_from_env(),
         }
     }
 }
@@ -53,6 +57,15 @@ impl Default for ConnectOptions {
 #[derive(Clone)]
 pub struct Connector {
     inner: Arc<ConnectorInner>,
+}
+
+/// Shows the options only: credentials stay out of logs.
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
 }
 
 struct ConnectorInner {
@@ -99,7 +112,7 @@ impl Connector {
     /// key is the same path without `.pub`; ssh-agent when that is missing or encrypted, or
     /// when `key_path` is `None`).
     pub fn new(key_path: Option<&Path>, options: ConnectOptions) -> Result<Connector, RemoteError> {
-        let credentials = Credentials::load(key_path)?;
+        let credentials = Credentials::load(key_path, options.agent_socket.as_deref())?;
         let config = client::Config {
             keepalive_interval: Some(options.keepalive_interval),
             keepalive_max: options.keepalive_max,

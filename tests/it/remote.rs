@@ -406,3 +406,97 @@ async fn a_dropped_command_is_stopped_on_the_machine() {
         .unwrap();
     assert_eq!(out.stdout, b"still here\n");
 }
+
+/// An ssh-agent started for one test, stopped (by its own pid) when dropped.
+struct Agent {
+    child: std::process::Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    fn start() -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let child = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("ssh-agent");
+        for _ in 0..100 {
+            if socket.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    fn add(&self, key: &std::path::Path) {
+        let status = std::process::Command::new("ssh-add")
+            .arg("-q")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .status()
+            .expect("ssh-add");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn ssh_agent_signs_when_the_key_file_has_a_passphrase() {
+    let Some(services) = services() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_locked");
+    std::fs::copy(&services.key, &key).unwrap();
+    std::fs::copy(
+        format!("{}.pub", services.key.display()),
+        dir.path().join("id_locked.pub"),
+    )
+    .unwrap();
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-p", "-P", "", "-N", "a passphrase", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen -p");
+    assert!(status.success());
+    let public = dir.path().join("id_locked.pub");
+
+    let no_agent = ConnectOptions {
+        agent_socket: None,
+        ..ConnectOptions::default()
+    };
+    let err = Connector::new(Some(&public), no_agent).unwrap_err();
+    assert!(matches!(err, RemoteError::KeyEncrypted { .. }), "{err:?}");
+    assert!(err.hint().unwrap().contains("ssh-add"));
+
+    let agent = Agent::start();
+    agent.add(&services.key);
+    let options = ConnectOptions {
+        agent_socket: Some(agent.socket.clone()),
+        ..ConnectOptions::default()
+    };
+    let connector = Connector::new(Some(&public), options).expect("agent credentials");
+    let connection = connector
+        .connect(&services.target(3), None)
+        .await
+        .expect("login through ssh-agent");
+    let out = Executor::Ssh(connection)
+        .run_checked(&["id", "-un"], None)
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_text().trim(), "root");
+}
