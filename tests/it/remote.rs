@@ -500,3 +500,58 @@ async fn ssh_agent_signs_when_the_key_file_has_a_passphrase() {
         .unwrap();
     assert_eq!(out.stdout_text().trim(), "root");
 }
+
+#[tokio::test]
+async fn connecting_waits_for_a_machine_that_is_still_booting() {
+    let Some(services) = services() else { return };
+    let sshd = format!("{}:22", services.hosts[0]);
+    // Reserve a port, free it: nothing listens there for the first second (refused), then
+    // for a second connections are accepted and dropped at once (sshd not ready), then the
+    // "machine" is up and connections reach the real sshd.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let started = Instant::now();
+    let boot = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let ready_at = Instant::now() + Duration::from_secs(1);
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            if Instant::now() < ready_at {
+                drop(inbound);
+                continue;
+            }
+            let sshd = sshd.clone();
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(sshd).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let connector = services.connector(ConnectOptions {
+        retry_for: Duration::from_secs(30),
+        ..ConnectOptions::default()
+    });
+    let target = SshTarget::new("127.0.0.1")
+        .with_port(port)
+        .with_name("booting");
+    let connection = connector
+        .connect(&target, None)
+        .await
+        .expect("connects once up");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let out = Executor::Ssh(connection)
+        .run_checked(&["echo", "up"], None)
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"up\n");
+    boot.abort();
+}
