@@ -7,6 +7,7 @@
 //! is refused.
 
 mod auth;
+mod connection;
 mod error;
 mod hostkey;
 mod local;
@@ -17,12 +18,13 @@ mod ssh;
 mod target;
 
 pub use auth::private_key_path;
+pub use connection::Connection;
 pub use error::RemoteError;
 pub use hostkey::{BadFingerprint, Fingerprint, HostKeyCheck, check as check_host_key};
 pub use local::{LOCAL_HOST, Local};
 pub use output::{Exit, MAX_LINE, Output, Stream, program_label};
 pub use pool::Pool;
-pub use ssh::{ConnectOptions, Connection, Connector};
+pub use ssh::{ConnectOptions, Connector};
 pub use target::SshTarget;
 
 use output::{Collect, Lines, Sink};

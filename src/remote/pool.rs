@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OnceCell};
 
+use super::connection::Connection;
 use super::error::RemoteError;
 use super::hostkey::{self, Fingerprint, HostKeyCheck};
-use super::ssh::{Connection, Connector};
+use super::ssh::Connector;
 use super::target::SshTarget;
 
 type Key = (String, u16, String);
