@@ -33,7 +33,7 @@ pub enum RemoteError {
     #[error("no SSH key to log in with: ssh.key_path is not set and no ssh-agent is running")]
     NoKey,
 
-    #[error("could not connect to {target} over SSH ({attempts} attempts in {}s)", waited.as_secs())]
+    #[error("could not connect to {target} over SSH ({attempts} attempts in {:.0}s)", waited.as_secs_f64())]
     Unreachable {
         target: Box<SshTarget>,
         attempts: u32,

@@ -188,7 +188,7 @@ impl Connector {
         .await
         {
             Err(_) => return Err(Attempt::Retry(format!("no answer within {secs}s"))),
-            Ok(Err(err)) => return Err(Attempt::Retry(err.to_string())),
+            Ok(Err(err)) => return Err(Attempt::Retry(io_text(&err))),
             Ok(Ok(tcp)) => tcp,
         };
         let _ = tcp.set_nodelay(true);
@@ -254,6 +254,22 @@ impl Connector {
     }
 }
 
+/// Plain words for the usual connect failures (without "(os error 111)").
+fn io_text(err: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let text = match err.kind() {
+        ErrorKind::ConnectionRefused => "connection refused",
+        ErrorKind::ConnectionReset => "connection reset",
+        ErrorKind::ConnectionAborted => "connection aborted",
+        ErrorKind::TimedOut => "timed out",
+        ErrorKind::HostUnreachable => "host unreachable",
+        ErrorKind::NetworkUnreachable => "network unreachable",
+        ErrorKind::AddrNotAvailable => "address not available",
+        _ => return err.to_string(),
+    };
+    text.to_string()
+}
+
 /// Refused, reset, timed out or cut off while the server starts: retry. Anything else in the
 /// protocol is final.
 fn classify(target: &SshTarget, err: russh::Error) -> Attempt {
@@ -263,7 +279,13 @@ fn classify(target: &SshTarget, err: russh::Error) -> Attempt {
         | russh::Error::Disconnect
         | russh::Error::SendError
         | russh::Error::ConnectionTimeout
-        | russh::Error::Elapsed(_) => Attempt::Retry(err.to_string()),
+        | russh::Error::Elapsed(_) => Attempt::Retry(match &err {
+            russh::Error::IO(io) => io_text(io),
+            russh::Error::HUP | russh::Error::Disconnect | russh::Error::SendError => {
+                "the server closed the connection during the SSH handshake".to_string()
+            }
+            other => other.to_string(),
+        }),
         source => Attempt::Fatal(RemoteError::Protocol {
             target: Box::new(target.clone()),
             source,
