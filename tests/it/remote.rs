@@ -558,3 +558,58 @@ async fn connecting_waits_for_a_machine_that_is_still_booting() {
     assert_eq!(out.stdout, b"up\n");
     boot.abort();
 }
+
+#[tokio::test]
+async fn connection_attempts_are_capped() {
+    let Some(services) = services() else { return };
+    // A "server" that accepts and never answers; it records how many connections are open
+    // at once. With a cap of 2, six machines are tried two at a time.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (open2, peak2) = (open.clone(), peak.clone());
+    let server = tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let now = open2.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            peak2.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+            let open = open2.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+    });
+    let connector = services.connector(ConnectOptions {
+        max_concurrent_starts: 2,
+        connect_timeout: Duration::from_secs(1),
+        retry_for: Duration::from_secs(1),
+        ..ConnectOptions::default()
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let connector = connector.clone();
+        let target = SshTarget::new("127.0.0.1")
+            .with_port(port)
+            .with_name(format!("silent-{i}"));
+        tasks.spawn(async move { connector.connect(&target, None).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        let err = result.unwrap().unwrap_err();
+        assert!(err.is_unreachable(), "{err:?}");
+        assert!(
+            err.hint().unwrap().contains("handshake did not finish"),
+            "{:?}",
+            err.hint()
+        );
+    }
+    server.abort();
+    let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=2).contains(&peak), "peak concurrent attempts: {peak}");
+}
