@@ -6,6 +6,10 @@
 set -euo pipefail
 
 DIR="${KAMAL_DEV_SERVICES_DIR:-/tmp/kamal-dev-services}"
+[ -d "$DIR" ] || exit 0
+# One run at a time: parallel test jobs may call this together.
+exec 9>"$DIR/lock"
+flock 9
 
 log() { printf 'services-stop: %s\n' "$*" >&2; }
 

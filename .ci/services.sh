@@ -32,6 +32,9 @@ die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (installs packages and listens on port 22)"
 mkdir -p "$DIR"
 chmod 755 "$DIR"
+# One run at a time: parallel test jobs may call this together.
+exec 9>"$DIR/lock"
+flock 9
 
 # --- packages -----------------------------------------------------------------------------
 install_packages() {
