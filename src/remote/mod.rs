@@ -5,6 +5,22 @@
 //! travels on stdin, never on a command line. Every SSH machine gets one [`Connection`]
 //! (see [`Pool`]) reused for every step; host keys are trusted on first use and a changed key
 //! is refused.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kamal_dev::remote::RemoteError> {
+//! use kamal_dev::remote::{ConnectOptions, Connector, Executor, Pool, SshTarget};
+//! let connector = Connector::new(
+//!     Some(std::path::Path::new("/home/me/.ssh/id_ed25519.pub")),
+//!     ConnectOptions::default(),
+//! )?;
+//! let pool = Pool::new(connector);
+//! let target = SshTarget::new("94.2.3.1").with_name("my-app-1");
+//! let connection = pool.get(&target, None).await?; // record connection.host_key()
+//! let machine = Executor::from(connection);
+//! machine.write_file("/root/.kamal-dev/my-app-1.env", 0o600, b"KEY=value\n").await?;
+//! let out = machine.run_checked(&["docker", "ps", "-q"], None).await?;
+//! # let _ = out; Ok(()) }
+//! ```
 
 mod auth;
 mod connection;
@@ -37,6 +53,19 @@ pub enum Executor {
 }
 
 impl Executor {
+    /// Commands on this machine (the `local` provider).
+    pub fn local() -> Executor {
+        Executor::Local(Local)
+    }
+
+    /// The host key fingerprint of an SSH machine (`None` for this machine).
+    pub fn host_key(&self) -> Option<&Fingerprint> {
+        match self {
+            Executor::Ssh(connection) => Some(connection.host_key()),
+            Executor::Local(_) => None,
+        }
+    }
+
     /// The machine as messages name it: `my-app-1 (94.2.3.1)` or `this machine`.
     pub fn label(&self) -> String {
         match self {
