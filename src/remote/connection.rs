@@ -132,7 +132,12 @@ impl Connection {
                     ChannelMsg::ExitSignal { signal_name, .. } => {
                         exit = Exit::Signal(signal_name_text(&signal_name));
                     }
-                    ChannelMsg::Failure => refused = true,
+                    // The server will not run it and may keep the channel open: stop
+                    // waiting; the guard closes the channel.
+                    ChannelMsg::Failure => {
+                        refused = true;
+                        break;
+                    }
                     ChannelMsg::Close => break,
                     _ => {}
                 }
@@ -140,10 +145,10 @@ impl Connection {
             (exit, refused)
         };
         let (written, (exit, refused)) = tokio::join!(writer, reader);
-        guard.0 = None;
         if refused {
             return Err(cut_off("the server refused to run it".to_string()));
         }
+        guard.0 = None;
         // A command may exit without reading all of stdin; only a lost channel is an error.
         if let (Err(err), Exit::Unknown) = (&written, &exit) {
             return Err(cut_off(format!("sending input failed: {err}")));
