@@ -31,9 +31,9 @@ pub struct FolderArgs {
 #[allow(clippy::unused_async)] // every command shares one async signature
 pub async fn run(_ctx: &Context, command: Command) -> Result<ExitStatus, Error> {
     match command {
-        Command::ReadConfiguration(_) => Err(Error::not_implemented(
-            "devcontainer read-configuration",
-        )),
+        Command::ReadConfiguration(_) => {
+            Err(Error::not_implemented("devcontainer read-configuration"))
+        }
         Command::RunArgs(_) => Err(Error::not_implemented("devcontainer run-args")),
     }
 }
