@@ -172,9 +172,11 @@ impl Locker {
         sibling(&self.state_path, ".dotlock")
     }
 
-    /// Take the lock, exclusive for writers and shared for readers, waiting up to the timeout.
+    /// Take the lock, exclusive for writers and shared for readers. Gives up when the lock
+    /// has not changed hands for the whole timeout: while other runs come and go the state is
+    /// making progress, and neither poll order nor a busy writer should make us fail.
     pub fn acquire(&self, exclusive: bool) -> Result<Guard, StateError> {
-        let deadline = Instant::now() + self.timeout;
+        let mut deadline = Deadline::new(self.timeout);
         if self.mode == LockMode::Dotlock {
             return self.dotlock(exclusive, deadline);
         }
@@ -202,7 +204,7 @@ impl Locker {
                     return Ok(Guard::Flock { file, exclusive });
                 }
                 Err(TryLockError::WouldBlock) => {
-                    if Instant::now() >= deadline {
+                    if deadline.expired(&path) {
                         return Err(self.locked(&path));
                     }
                     pause(&mut attempt);
@@ -219,7 +221,7 @@ impl Locker {
         }
     }
 
-    fn dotlock(&self, exclusive: bool, deadline: Instant) -> Result<Guard, StateError> {
+    fn dotlock(&self, exclusive: bool, mut deadline: Deadline) -> Result<Guard, StateError> {
         if !exclusive {
             return Ok(Guard::None);
         }
@@ -242,7 +244,7 @@ impl Locker {
                         self.break_stale(&path, &holder)?;
                         continue;
                     }
-                    if Instant::now() >= deadline {
+                    if deadline.expired(&path) {
                         return Err(self.locked(&path));
                     }
                     pause(&mut attempt);
@@ -292,8 +294,39 @@ impl Locker {
         StateError::Locked {
             path: self.state_path.display().to_string(),
             lock_file: lock_file.display().to_string(),
-            holder: read_holder(lock_file),
+            holder: read_holder(lock_file).map(Box::new),
         }
+    }
+}
+
+/// The end of waiting, pushed back whenever the lock file shows a new holder.
+struct Deadline {
+    timeout: Duration,
+    at: Instant,
+    looked: bool,
+    /// The lock file's text at the last look (`None`: no file).
+    seen: Option<String>,
+}
+
+impl Deadline {
+    fn new(timeout: Duration) -> Deadline {
+        Deadline {
+            timeout,
+            at: Instant::now() + timeout,
+            looked: false,
+            seen: None,
+        }
+    }
+
+    fn expired(&mut self, lock_file: &Path) -> bool {
+        let now = Instant::now();
+        let current = fs::read_to_string(lock_file).ok();
+        if self.looked && current != self.seen {
+            self.at = now + self.timeout;
+        }
+        self.looked = true;
+        self.seen = current;
+        now >= self.at
     }
 }
 
@@ -348,8 +381,7 @@ fn host_name() -> String {
     #[cfg(unix)]
     {
         nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "localhost".into())
+            .map_or_else(|_| "localhost".into(), |h| h.to_string_lossy().into_owned())
     }
     #[cfg(not(unix))]
     {

@@ -26,12 +26,12 @@ use crate::error::{ExitStatus, UserFacing};
 /// Everything that can go wrong reading or writing the state file.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state file {path} is locked by {}", holder_text(holder.as_ref()))]
+    #[error("state file {path} is locked by {}", holder_text(holder.as_deref()))]
     Locked {
         path: String,
         /// The lock file to delete if its holder is gone.
         lock_file: String,
-        holder: Option<Holder>,
+        holder: Option<Box<Holder>>,
     },
 
     #[error("{path}:{line}:{column}: {message}")]

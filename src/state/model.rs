@@ -228,13 +228,12 @@ impl State {
         container_name: &str,
         ports: Vec<PortMapping>,
     ) -> Result<&mut Workspace, ModelError> {
-        let (vm_id, vm_ip) = {
-            let m = self
-                .machines
-                .get(machine)
-                .ok_or_else(|| ModelError::UnknownMachine(machine.to_string()))?;
-            (m.id.clone(), m.ip.clone())
-        };
+        let host = self
+            .machines
+            .get(machine)
+            .ok_or_else(|| ModelError::UnknownMachine(machine.to_string()))?;
+        let id = host.id.clone();
+        let address = host.ip.clone();
         let now = Timestamp::now();
         let workspace = self
             .workspaces
@@ -251,8 +250,8 @@ impl State {
                 last_error: None,
             });
         workspace.machine = Some(machine.to_string());
-        workspace.vm_id = vm_id;
-        workspace.vm_ip = vm_ip;
+        workspace.vm_id = id;
+        workspace.vm_ip = address;
         workspace.container_name = container_name.to_string();
         workspace.ports = ports;
         workspace.status = WorkspaceStatus::Provisioning;

@@ -183,7 +183,11 @@ impl StateStore {
             .or_else(|_| fs::copy(&self.path, &staging).map(|_| ()));
         linked
             .and_then(|()| fs::rename(&staging, &backup))
-            .map_err(|e| StateError::io("write the backup", &backup, e))
+            .map_err(|e| StateError::io("write the backup", &backup, e))?;
+        // When a killed writer left the backup linked to the current file, the rename above
+        // is a no-op between two names of one file and leaves the staging name behind.
+        let _ = fs::remove_file(&staging);
+        Ok(())
     }
 
     /// `.dev_state.yml.`: temp files of this store start with it (hidden, and recognisable
@@ -206,7 +210,8 @@ fn remove_leftover_temps(folder: &Path, prefix: &str) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(prefix) && name.ends_with(".tmp") {
+        let temp = Path::new(&*name).extension().is_some_and(|e| e == "tmp");
+        if name.starts_with(prefix) && temp {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -303,7 +308,7 @@ mod tests {
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".tmp"))
+            .filter(|n| Path::new(n).extension().is_some_and(|e| e == "tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
