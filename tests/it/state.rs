@@ -29,9 +29,37 @@ fn read_state(ctx: &TestContext) -> State {
     parse(&text, STATE).unwrap_or_else(|e| panic!("state file does not parse: {e}\n{text}"))
 }
 
+/// Read the file without any lock while writers run: every read must parse, and versions
+/// only move forward.
+fn watch_while_running(ctx: &TestContext, children: &mut [Child]) {
+    let path = ctx.path().join(STATE);
+    let mut last = 0;
+    let mut reads = 0;
+    while !children
+        .iter_mut()
+        .all(|c| c.try_wait().expect("poll writer").is_some())
+    {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let state = parse(&text, STATE)
+                .unwrap_or_else(|e| panic!("a reader saw a broken file: {e}\n{text}"));
+            assert!(
+                state.serial >= last,
+                "serial went back from {last} to {}",
+                state.serial
+            );
+            assert_eq!(state.workspaces.len() as u64, state.serial);
+            last = state.serial;
+            reads += 1;
+        }
+        // Sparse on purpose: parsing competes with the writers for the CPU.
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!("{reads} reads while writing");
+}
+
 /// Run `processes` writers of `times` updates each at once and check nothing was lost.
 fn hammer(ctx: &TestContext, processes: u32, times: u32, lock_mode: Option<&str>) {
-    let children: Vec<Child> = (0..processes)
+    let mut children: Vec<Child> = (0..processes)
         .map(|p| {
             let mut cmd = bump(ctx, &format!("p{p}"), times);
             if let Some(mode) = lock_mode {
@@ -40,6 +68,7 @@ fn hammer(ctx: &TestContext, processes: u32, times: u32, lock_mode: Option<&str>
             cmd.spawn().expect("spawn writer")
         })
         .collect();
+    watch_while_running(ctx, &mut children);
     for child in children {
         let out = child.wait_with_output().expect("wait for writer");
         assert!(
