@@ -231,17 +231,23 @@ impl Locker {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => {
                     let holder = Holder::current(&self.command);
-                    write_holder(&file, &holder)
-                        .map_err(|e| StateError::io("write the lock file", &path, e))?;
+                    if let Err(err) = write_holder(&file, &holder) {
+                        let _ = fs::remove_file(&path);
+                        return Err(StateError::io("write the lock file", &path, err));
+                    }
                     return Ok(Guard::Dotlock {
                         path,
                         nonce: holder.nonce,
                     });
                 }
                 Err(err) if err.kind() == ErrorKind::AlreadyExists => {
-                    let holder = read_holder(&path);
-                    if let Some(holder) = holder.filter(Holder::is_dead_here) {
-                        self.break_stale(&path, &holder)?;
+                    let stale = match read_holder(&path) {
+                        Some(holder) if holder.is_dead_here() => Some(Stale::Dead(holder.nonce)),
+                        None if older_than(&path, ABANDONED) => Some(Stale::Unsigned),
+                        Some(_) | None => None,
+                    };
+                    if let Some(stale) = stale {
+                        self.break_stale(&path, &stale)?;
                         continue;
                     }
                     if deadline.expired(&path) {
@@ -255,7 +261,7 @@ impl Locker {
     }
 
     /// Delete a dotlock whose holder died, unless someone else replaced it meanwhile.
-    fn break_stale(&self, dotlock: &Path, stale: &Holder) -> Result<(), StateError> {
+    fn break_stale(&self, dotlock: &Path, stale: &Stale) -> Result<(), StateError> {
         let breaker = sibling(&self.state_path, ".dotlock.break");
         match OpenOptions::new()
             .write(true)
@@ -265,7 +271,12 @@ impl Locker {
             Ok(_) => {
                 // Only the breaker's owner deletes a dotlock, so between this check and the
                 // removal nobody else can have deleted the stale one and created a new one.
-                if read_holder(dotlock).is_some_and(|h| h.nonce == stale.nonce) {
+                let still = match (stale, read_holder(dotlock)) {
+                    (Stale::Dead(nonce), Some(holder)) => holder.nonce == *nonce,
+                    (Stale::Unsigned, None) => older_than(dotlock, ABANDONED),
+                    _ => false,
+                };
+                if still {
                     let _ = fs::remove_file(dotlock);
                 }
                 let _ = fs::remove_file(&breaker);
@@ -274,12 +285,7 @@ impl Locker {
             Err(err) if err.kind() == ErrorKind::AlreadyExists => {
                 // A breaker killed mid-way leaves its file behind; its work takes
                 // microseconds, so one older than a few seconds is abandoned.
-                let abandoned = fs::metadata(&breaker)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > Duration::from_secs(5));
-                if abandoned {
+                if older_than(&breaker, ABANDONED) {
                     let _ = fs::remove_file(&breaker);
                 } else {
                     std::thread::sleep(Duration::from_millis(2));
@@ -297,6 +303,26 @@ impl Locker {
             holder: read_holder(lock_file).map(Box::new),
         }
     }
+}
+
+/// Writing a lock file's holder record, or breaking a stale dotlock, takes microseconds; a
+/// file still in that in-between state after this long belongs to a process that was killed.
+const ABANDONED: Duration = Duration::from_secs(5);
+
+/// Why a dotlock may be broken.
+enum Stale {
+    /// Its holder (this nonce) runs on this host and is gone.
+    Dead(String),
+    /// It never got a holder record: its creator died right after creating it.
+    Unsigned,
+}
+
+fn older_than(path: &Path, age: Duration) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|elapsed| elapsed > age)
 }
 
 /// The end of waiting, pushed back whenever the lock file shows a new holder.
@@ -459,5 +485,21 @@ mod tests {
         let guard = locker.acquire(true).unwrap();
         drop(guard);
         assert!(!locker.dotlock_path().exists());
+    }
+
+    #[test]
+    fn a_fresh_unsigned_dotlock_is_respected() {
+        let dir = tempfile::tempdir().unwrap();
+        let locker = Locker {
+            state_path: dir.path().join("s.yml"),
+            mode: LockMode::Dotlock,
+            timeout: Duration::from_millis(50),
+            command: "kamal-dev test".into(),
+        };
+        // Its creator may be about to write its record: wait, do not break it.
+        fs::write(locker.dotlock_path(), "").unwrap();
+        let err = locker.acquire(true).unwrap_err();
+        assert!(err.to_string().contains("did not record which"), "{err}");
+        assert!(locker.dotlock_path().exists());
     }
 }
