@@ -166,18 +166,20 @@ mod tests {
             serial: 7,
             ..State::default()
         };
-        state.record_machine_intent(
-            "m1",
-            MachineIntent {
-                provider: "hetzner".into(),
-                zone: Some("fsn1".into()),
-                plan: Some("cx22".into()),
-                price: Some(Price {
-                    hourly_micros: 7_600,
-                    currency: "EUR".into(),
-                }),
-            },
-        );
+        state
+            .record_machine_intent(
+                "m1",
+                MachineIntent {
+                    provider: "hetzner".into(),
+                    zone: Some("fsn1".into()),
+                    plan: Some("cx22".into()),
+                    price: Some(Price {
+                        hourly_micros: 7_600,
+                        currency: "EUR".into(),
+                    }),
+                },
+            )
+            .unwrap();
         state.machine_mut("m1").unwrap().ip = Some("94.2.3.1".into());
         state
             .record_workspace_intent(

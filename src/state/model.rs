@@ -158,11 +158,18 @@ pub enum ModelError {
     UnknownMachine(String),
     #[error("workspace {0} is not in the state file")]
     UnknownWorkspace(String),
+    #[error("machine {0} is already recorded with a provider id")]
+    MachineExists(String),
 }
 
 impl crate::error::UserFacing for ModelError {
     fn hint(&self) -> Option<String> {
-        Some("run `kamal-dev list` to see what the state file records".into())
+        Some(match self {
+            ModelError::MachineExists(_) => {
+                "remove it with `kamal-dev remove` before creating it again".into()
+            }
+            _ => "run `kamal-dev list` to see what the state file records".into(),
+        })
     }
 }
 
@@ -170,21 +177,29 @@ impl State {
     /// Record that machine `name` is about to be created, **before** calling the provider, and
     /// return the idempotency key to label it with. Calling it again for a machine that is
     /// still `provisioning` or `failed` without a provider id returns the key recorded first,
-    /// so a resumed deploy looks for the same VM instead of creating a second one.
-    pub fn record_machine_intent(&mut self, name: &str, intent: MachineIntent) -> String {
-        if let Some(existing) = self.machines.get_mut(name)
-            && existing.id.is_none()
-            && matches!(
-                existing.status,
-                MachineStatus::Provisioning | MachineStatus::Failed
-            )
-        {
+    /// so a resumed deploy looks for the same VM instead of creating a second one. A machine
+    /// that has a provider id is refused: replacing its entry would forget a VM that bills.
+    pub fn record_machine_intent(
+        &mut self,
+        name: &str,
+        intent: MachineIntent,
+    ) -> Result<String, ModelError> {
+        if let Some(existing) = self.machines.get_mut(name) {
+            let resumable = existing.id.is_none()
+                && matches!(
+                    existing.status,
+                    MachineStatus::Provisioning | MachineStatus::Failed
+                );
+            if !resumable {
+                return Err(ModelError::MachineExists(name.to_string()));
+            }
             existing.status = MachineStatus::Provisioning;
             existing.provider = intent.provider;
             existing.zone = intent.zone;
             existing.plan = intent.plan;
             existing.price = intent.price;
-            return existing.idempotency_key.clone();
+            existing.last_error = None;
+            return Ok(existing.idempotency_key.clone());
         }
         let key = uuid::Uuid::new_v4().to_string();
         self.machines.insert(
@@ -203,7 +218,7 @@ impl State {
                 last_error: None,
             },
         );
-        key
+        Ok(key)
     }
 
     /// The machine to update after a step (set `id`, `ip`, `status`, ...).
@@ -335,7 +350,7 @@ mod tests {
     #[test]
     fn intent_is_recorded_as_provisioning_with_a_key() {
         let mut state = State::default();
-        let key = state.record_machine_intent("m1", intent());
+        let key = state.record_machine_intent("m1", intent()).unwrap();
         let machine = &state.machines["m1"];
         assert_eq!(machine.status, MachineStatus::Provisioning);
         assert_eq!(machine.idempotency_key, key);
@@ -346,19 +361,24 @@ mod tests {
     #[test]
     fn resumed_intent_reuses_the_key_until_the_machine_has_an_id() {
         let mut state = State::default();
-        let first = state.record_machine_intent("m1", intent());
+        let first = state.record_machine_intent("m1", intent()).unwrap();
         state.machine_mut("m1").unwrap().fail("timeout");
-        assert_eq!(state.record_machine_intent("m1", intent()), first);
+        assert_eq!(state.record_machine_intent("m1", intent()), Ok(first));
         assert_eq!(state.machines["m1"].status, MachineStatus::Provisioning);
+        assert!(state.machines["m1"].last_error.is_none());
         state.machine_mut("m1").unwrap().id = Some("uuid-1".into());
         state.machine_mut("m1").unwrap().fail("boot failed");
-        assert_ne!(state.record_machine_intent("m1", intent()), first);
+        assert_eq!(
+            state.record_machine_intent("m1", intent()),
+            Err(ModelError::MachineExists("m1".into()))
+        );
+        assert_eq!(state.machines["m1"].id.as_deref(), Some("uuid-1"));
     }
 
     #[test]
     fn workspace_intent_copies_machine_address_and_lists_on_machine() {
         let mut state = State::default();
-        state.record_machine_intent("m1", intent());
+        state.record_machine_intent("m1", intent()).unwrap();
         let m = state.machine_mut("m1").unwrap();
         m.id = Some("id-1".into());
         m.ip = Some("94.2.3.1".into());
