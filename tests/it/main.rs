@@ -5,3 +5,4 @@ mod cli;
 mod common;
 mod config_errors;
 mod remote;
+mod state;
