@@ -14,10 +14,6 @@ use crate::provider::{ApiFailure, Machine, MachineId, MachineState, ProviderErro
 
 /// How often a refused (409) step is re-tried before giving up.
 const STATE_RETRIES: usize = 10;
-/// Extra time after a soft stop's own timeout before stopping hard.
-const SOFT_STOP_GRACE: Duration = Duration::from_secs(30);
-/// How long a hard stop may take.
-const HARD_STOP_WAIT: Duration = Duration::from_secs(180);
 
 /// Why polling ended without reaching the wanted state.
 enum Waited {
@@ -148,10 +144,10 @@ impl Upcloud {
         if !soft_sent {
             return Err(Self::state_refused(id, &action));
         }
-        let Some(mut seen) = self
-            .wait_stopped(id, soft_timeout + SOFT_STOP_GRACE)
-            .await?
-        else {
+        // The platform itself forces the server off after the soft timeout; half as long again
+        // covers its own delay before kamal-dev stops it hard.
+        let soft_wait = soft_timeout + soft_timeout / 2;
+        let Some(mut seen) = self.wait_stopped(id, soft_wait).await? else {
             return Ok(());
         };
         let hard = request::stop_server(id.as_str(), StopType::Hard, 0);
@@ -161,7 +157,8 @@ impl Upcloud {
             Err(err) if is_state_conflict(&err) => {}
             Err(err) => return Err(self.fail(&action, err)),
         }
-        match self.wait_stopped(id, HARD_STOP_WAIT).await? {
+        let hard_wait = self.options.wait_timeout;
+        match self.wait_stopped(id, hard_wait).await? {
             None => Ok(()),
             Some(more) => {
                 seen.extend(more);
@@ -170,7 +167,7 @@ impl Upcloud {
                     provider: NAME,
                     id: id.to_string(),
                     wanted: "stopped",
-                    waited: soft_timeout + SOFT_STOP_GRACE + HARD_STOP_WAIT,
+                    waited: soft_wait + hard_wait,
                     states_seen: seen,
                 })
             }
