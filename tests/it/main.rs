@@ -4,3 +4,4 @@
 mod common;
 mod config_errors;
 mod upcloud;
+mod upcloud_replay;

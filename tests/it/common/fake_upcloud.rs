@@ -577,7 +577,10 @@ fn create_server(
         disk_gb,
         pending: Some(("started".into(), Instant::now() + config.boot_delay)),
     };
-    let reply = json!({"server": details(&record)});
+    // Only the create answer carries `progress` (the cloning percentage).
+    let mut answer = details(&record);
+    answer["progress"] = json!("0");
+    let reply = json!({"server": answer});
     state.servers.insert(uuid, record);
     (202, reply)
 }
@@ -726,7 +729,6 @@ pub fn details(server: &FakeServer) -> Value {
         "plan": server.plan,
         "plan_ipv4_bytes": "0",
         "plan_ipv6_bytes": "0",
-        "progress": "0",
         "remote_access_enabled": "no",
         "remote_access_type": "vnc",
         "simple_backup": "no",
