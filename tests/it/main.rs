@@ -5,3 +5,4 @@ mod common;
 mod config_errors;
 mod upcloud;
 mod upcloud_replay;
+mod cost;

@@ -88,12 +88,25 @@ async fn ten_creates_with_twenty_percent_failures_make_exactly_ten_servers() {
     let keys: BTreeSet<_> = servers.iter().filter_map(|s| s.label(LABEL_ID)).collect();
     assert_eq!(keys.len(), 10, "each idempotency key once");
     let requests = fake.requests();
-    let failed = requests.iter().filter(|r| r.outcome == "dropped" || r.outcome.starts_with('5') || r.outcome == "429").count();
-    assert!(failed > 0, "the fake injected failures ({} requests)", requests.len());
-    let create_posts = requests.iter().filter(|r| r.method == "POST" && r.path == "/server").count();
+    let failed = requests
+        .iter()
+        .filter(|r| r.outcome == "dropped" || r.outcome.starts_with('5') || r.outcome == "429")
+        .count();
+    assert!(
+        failed > 0,
+        "the fake injected failures ({} requests)",
+        requests.len()
+    );
+    let create_posts = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/server")
+        .count();
     assert!(create_posts >= 10);
 
-    let ips: BTreeSet<_> = machines.iter().map(|m| m.public_ipv4.expect("ipv4")).collect();
+    let ips: BTreeSet<_> = machines
+        .iter()
+        .map(|m| m.public_ipv4.expect("ipv4"))
+        .collect();
     assert_eq!(ips.len(), 10, "distinct addresses from the fake's list");
     assert!(ips.iter().all(|ip| ip.octets()[..3] == [127, 0, 0]));
     for m in &machines {
@@ -122,11 +135,20 @@ async fn a_lost_create_answer_is_found_by_label_not_sent_again() {
     });
     let provider = provider(&fake);
     for index in 1..=3 {
-        let created = provider.create_machine(&machine("lost", index)).await.expect("create");
-        assert_eq!(created.label(LABEL_ID), Some(format!("key-lost-{index}").as_str()));
+        let created = provider
+            .create_machine(&machine("lost", index))
+            .await
+            .expect("create");
+        assert_eq!(
+            created.label(LABEL_ID),
+            Some(format!("key-lost-{index}").as_str())
+        );
     }
     let requests = fake.requests();
-    let posts: Vec<_> = requests.iter().filter(|r| r.method == "POST" && r.path == "/server").collect();
+    let posts: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/server")
+        .collect();
     assert_eq!(posts.len(), 3, "one POST per machine, never repeated");
     assert!(posts.iter().all(|r| r.outcome == "dropped"));
     assert_eq!(fake.servers().len(), 3);
@@ -136,21 +158,33 @@ async fn a_lost_create_answer_is_found_by_label_not_sent_again() {
 async fn create_sends_template_key_labels_and_cloud_init() {
     let fake = fake(FakeUpcloudConfig::default());
     let provider = provider(&fake);
-    let created = provider.create_machine(&machine("web", 1)).await.expect("create");
+    let created = provider
+        .create_machine(&machine("web", 1))
+        .await
+        .expect("create");
     assert_eq!(created.state, MachineState::Pending);
     assert_eq!(created.public_ipv4, Some("127.0.0.10".parse().unwrap()));
     let server = &fake.servers()[0];
-    assert_eq!(server.template, "01000000-0000-4000-8000-000030240200", "Ubuntu 24.04 by default");
+    assert_eq!(
+        server.template, "01000000-0000-4000-8000-000030240200",
+        "Ubuntu 24.04 by default"
+    );
     assert_eq!(server.metadata, "yes");
     assert_eq!(server.disk_gb, 50, "the plan's disk size");
-    assert_eq!(server.ssh_keys, ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITest test@kamal-dev"]);
+    assert_eq!(
+        server.ssh_keys,
+        ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITest test@kamal-dev"]
+    );
     assert!(server.user_data.starts_with("#cloud-config"));
     assert!(server.user_data.contains("docker"));
     assert_eq!(server.hostname, "web-1");
     assert_eq!(server.label(LABEL_ID), Some("key-web-1"));
 
     // The same idempotency key again returns the same server.
-    let again = provider.create_machine(&machine("web", 1)).await.expect("create again");
+    let again = provider
+        .create_machine(&machine("web", 1))
+        .await
+        .expect("create again");
     assert_eq!(again.id, created.id);
     assert_eq!(fake.servers().len(), 1);
 
@@ -171,11 +205,24 @@ async fn list_filters_by_service_label() {
     let one = provider.list("one").await.unwrap();
     assert_eq!(one.len(), 2);
     assert!(one.iter().all(|m| m.label(LABEL_SERVICE) == Some("one")));
-    let found = provider.find_by_label(LABEL_MACHINE, "two-1").await.unwrap();
+    let found = provider
+        .find_by_label(LABEL_MACHINE, "two-1")
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
-    assert!(found[0].public_ipv4.is_some(), "details fetched for listed servers");
+    assert!(
+        found[0].public_ipv4.is_some(),
+        "details fetched for listed servers"
+    );
     assert!(provider.list("three").await.unwrap().is_empty());
-    let path = fake.requests().iter().rev().find(|r| r.path.starts_with("/server/?")).unwrap().path.clone();
+    let path = fake
+        .requests()
+        .iter()
+        .rev()
+        .find(|r| r.path.starts_with("/server/?"))
+        .unwrap()
+        .path
+        .clone();
     assert_eq!(path, "/server/?label=kamal-dev%3Dthree");
 }
 
@@ -192,7 +239,10 @@ async fn wait_times_out_with_states_seen() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("ProvisioningError: VM failed to reach running state"), "{text}");
+    assert!(
+        text.contains("ProvisioningError: VM failed to reach running state"),
+        "{text}"
+    );
     assert!(text.contains("maintenance"), "{text}");
 }
 
@@ -204,7 +254,10 @@ async fn stop_falls_back_to_hard_and_delete_stops_first() {
     });
     let provider = provider(&fake);
     let created = provider.create_machine(&machine("app", 1)).await.unwrap();
-    provider.wait_until_started(&created.id, Duration::from_secs(5)).await.unwrap();
+    provider
+        .wait_until_started(&created.id, Duration::from_secs(5))
+        .await
+        .unwrap();
 
     provider.stop(&created.id).await.expect("stop");
     let server = provider.get(&created.id).await.unwrap().unwrap();
@@ -214,7 +267,12 @@ async fn stop_falls_back_to_hard_and_delete_stops_first() {
         .into_iter()
         .filter(|r| r.path.ends_with("/stop"))
         .filter_map(|r| r.body)
-        .map(|b| b["stop_server"]["stop_type"].as_str().unwrap_or("").to_string())
+        .map(|b| {
+            b["stop_server"]["stop_type"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect();
     assert_eq!(stops, ["soft", "hard"]);
 
@@ -227,11 +285,18 @@ async fn stop_falls_back_to_hard_and_delete_stops_first() {
     provider.delete(&created.id).await.expect("delete");
     assert!(fake.servers().is_empty());
     assert_eq!(fake.leaked_disks(), 0);
-    let deletes: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "DELETE").collect();
+    let deletes: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .collect();
     assert_eq!(deletes.len(), 1);
     assert!(deletes[0].path.ends_with("/?storages=1"));
     assert!(provider.get(&created.id).await.unwrap().is_none());
-    provider.delete(&created.id).await.expect("deleting a deleted machine is fine");
+    provider
+        .delete(&created.id)
+        .await
+        .expect("deleting a deleted machine is fine");
 }
 
 #[tokio::test]
@@ -259,7 +324,10 @@ async fn fake_refuses_deleting_a_running_server_with_409() {
     let CallError::Api { failure, .. } = err else {
         panic!("expected an API error, got {err:?}");
     };
-    assert_eq!((failure.status, failure.code.as_str()), (409, "SERVER_STATE_ILLEGAL"));
+    assert_eq!(
+        (failure.status, failure.code.as_str()),
+        (409, "SERVER_STATE_ILLEGAL")
+    );
     assert!(failure.message.contains("'started'"), "{}", failure.message);
 }
 
@@ -275,7 +343,9 @@ async fn errors_are_typed_with_hints_and_no_secrets() {
     assert!(!text.contains("ucat_wrong_secret"), "{text}");
 
     let provider = provider(&fake);
-    let missing = provider.get(&MachineId("00000000-0000-4000-8000-000000000000".into())).await;
+    let missing = provider
+        .get(&MachineId("00000000-0000-4000-8000-000000000000".into()))
+        .await;
     assert!(missing.unwrap().is_none(), "404 is None");
 
     let mut bad_plan = machine("app", 1);
@@ -291,9 +361,13 @@ async fn errors_are_typed_with_hints_and_no_secrets() {
     assert!(err.hint().unwrap().contains("Ubuntu Server 24.04 LTS"));
     assert!(fake.servers().is_empty());
 
-    let no_credentials = AnyProvider::Upcloud(Box::new(Upcloud::new(options(&fake), None).unwrap()));
+    let no_credentials =
+        AnyProvider::Upcloud(Box::new(Upcloud::new(options(&fake), None).unwrap()));
     let err = no_credentials.zones().await.unwrap_err();
-    assert!(matches!(err, ProviderError::MissingCredentials { .. }), "{err}");
+    assert!(
+        matches!(err, ProviderError::MissingCredentials { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -302,11 +376,17 @@ async fn catalog_lists_plans_zones_and_prices() {
     let provider = provider(&fake);
     let plans = provider.plans().await.unwrap();
     let small = plans.iter().find(|p| p.name == "1xCPU-2GB").unwrap();
-    assert_eq!((small.cores, small.memory_mib, small.storage_gb), (1, 2048, 50));
+    assert_eq!(
+        (small.cores, small.memory_mib, small.storage_gb),
+        (1, 2048, 50)
+    );
     let zones = provider.zones().await.unwrap();
     assert!(zones.iter().any(|z| z.id == "de-fra1" && z.public));
     let quote = provider.prices("de-fra1").await.unwrap();
-    assert_eq!(quote.prices.plans["1xCPU-2GB"].price.micro_cents(), 1_488_000);
+    assert_eq!(
+        quote.prices.plans["1xCPU-2GB"].price.micro_cents(),
+        1_488_000
+    );
     let err = provider.prices("xx-nowhere1").await.unwrap_err();
     assert!(err.hint().unwrap().contains("de-fra1"));
 }

@@ -3,8 +3,9 @@
 
 use jiff::Timestamp;
 
+use super::client::RetryPolicy;
 use super::model::{self, PlanList, PriceList, TemplateList, ZoneList};
-use super::{NAME, Upcloud, options, request};
+use super::{NAME, Upcloud, options, parse, request};
 use crate::cost::ZonePrices;
 use crate::provider::price_cache::PriceCache;
 use crate::provider::{PlanInfo, PriceQuote, PriceSource, ProviderError, ZoneInfo};
@@ -105,7 +106,16 @@ impl Upcloud {
                 },
             });
         }
-        match self.fetch_prices().await {
+        // With older prices at hand, do not keep an offline user waiting through every retry.
+        let retry = if cached.as_ref().is_some_and(|c| c.zone(zone).is_some()) {
+            RetryPolicy {
+                max_retries: 1,
+                ..self.options.retry
+            }
+        } else {
+            self.options.retry
+        };
+        match self.fetch_prices(&retry).await {
             Ok(zones) => {
                 if let Some(cache) = &cache {
                     // A cache that cannot be written only costs a fetch next time.
@@ -143,8 +153,14 @@ impl Upcloud {
         }
     }
 
-    async fn fetch_prices(&self) -> Result<Vec<ZonePrices>, ProviderError> {
-        let list: PriceList = self.call(&request::prices(), "read the price list").await?;
+    async fn fetch_prices(&self, retry: &RetryPolicy) -> Result<Vec<ZonePrices>, ProviderError> {
+        let action = "read the price list";
+        let body = self
+            .transport
+            .send_with(&request::prices(), retry)
+            .await
+            .map_err(|err| self.fail(action, err))?;
+        let list: PriceList = parse(&body, action)?;
         Ok(list
             .prices
             .0

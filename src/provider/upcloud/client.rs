@@ -227,7 +227,16 @@ impl Transport {
 
     /// Send with retries on transient failures (retry-safe requests only).
     pub async fn send(&self, request: &ApiRequest) -> Result<Vec<u8>, CallError> {
-        let mut delays = self.retry.delays();
+        self.send_with(request, &self.retry).await
+    }
+
+    /// [`Transport::send`] with another retry policy.
+    pub async fn send_with(
+        &self,
+        request: &ApiRequest,
+        retry: &RetryPolicy,
+    ) -> Result<Vec<u8>, CallError> {
+        let mut delays = retry.delays();
         loop {
             match self.send_once(request).await {
                 Ok(body) => return Ok(body),

@@ -48,7 +48,9 @@ impl Default for FakeUpcloudConfig {
             stop_delay: Duration::from_millis(200),
             failure_percent: 0,
             seed: 0x5eed,
-            ips: (10..=250).map(|last| Ipv4Addr::new(127, 0, 0, last)).collect(),
+            ips: (10..=250)
+                .map(|last| Ipv4Addr::new(127, 0, 0, last))
+                .collect(),
             token: None,
             price_list: None,
             ignore_soft_stop: false,
@@ -215,7 +217,7 @@ where
                         let handler = handler.clone();
                         tokio::spawn(async move {
                             let io = hyper_util::rt::TokioIo::new(stream);
-                            let service = hyper::service::service_fn(move |request| handler(request));
+                            let service = hyper::service::service_fn(&handler);
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(io, service)
                                 .await;
@@ -252,7 +254,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
         .into_body()
         .collect()
         .await
-        .map(|b| b.to_bytes())
+        .map(http_body_util::Collected::to_bytes)
         .unwrap_or_default();
     let body: Option<Value> = if bytes.is_empty() {
         None
@@ -267,7 +269,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
     let mut state = shared.state.lock().unwrap();
     tick(&mut state);
     let mut injected = roll(&mut state, config.failure_percent);
-    if method == "POST" && path == "/server" && state.lost_create_answers < config.lose_create_answers {
+    if method == "POST"
+        && path == "/server"
+        && state.lost_create_answers < config.lose_create_answers
+    {
         state.lost_create_answers += 1;
         injected = Some(Injected::Drop { after: true });
     }
@@ -278,7 +283,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
             "Authentication failed using the given username and password.",
         )
     } else if matches!(injected, Some(Injected::TooMany)) {
-        (429, json!({"error": {"error_code": "TOO_MANY_REQUESTS", "error_message": "Too many requests."}}))
+        (
+            429,
+            json!({"error": {"error_code": "TOO_MANY_REQUESTS", "error_message": "Too many requests."}}),
+        )
     } else if matches!(
         injected,
         Some(Injected::Unavailable { after: false } | Injected::Drop { after: false })
@@ -339,9 +347,7 @@ fn respond(status: u16, body: &Value, content_type: &str) -> Response<Full<Bytes
 fn authorised(header: &str, token: Option<&str>) -> bool {
     match token {
         Some(token) => header == format!("Bearer {token}"),
-        None => {
-            (header.starts_with("Basic ") || header.starts_with("Bearer ")) && header.len() > 7
-        }
+        None => (header.starts_with("Basic ") || header.starts_with("Bearer ")) && header.len() > 7,
     }
 }
 
@@ -359,7 +365,7 @@ fn roll(state: &mut State, percent: u32) -> Option<Injected> {
     if percent == 0 || next_random(state) % 100 >= u64::from(percent) {
         return None;
     }
-    let after = next_random(state) % 2 == 0;
+    let after = next_random(state).is_multiple_of(2);
     Some(match next_random(state) % 3 {
         0 => Injected::TooMany,
         1 => Injected::Unavailable { after },
@@ -425,7 +431,11 @@ fn route(
 
 fn not_found(id: &str) -> (u16, Value) {
     if id.len() == 36 {
-        legacy_error(404, "SERVER_NOT_FOUND", &format!("The server {id} does not exist."))
+        legacy_error(
+            404,
+            "SERVER_NOT_FOUND",
+            &format!("The server {id} does not exist."),
+        )
     } else {
         legacy_error(400, "SERVER_INVALID", "The server UUID is invalid.")
     }
@@ -478,19 +488,23 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn create_server(
-    state: &mut State,
-    config: &FakeUpcloudConfig,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let Some(server) = body.and_then(|b| b.get("server")) else {
-        return legacy_error(400, "UNKNOWN_ATTRIBUTE", "The request body must be a server object.");
+/// Refuse a create body the real API would refuse (the checks kamal-dev's requests meet).
+fn validate_create(server: &Value) -> Result<(), (u16, Value)> {
+    let text = |key: &str| {
+        server
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
     };
-    let text = |key: &str| server.get(key).and_then(Value::as_str).unwrap_or("").to_string();
     for key in ["zone", "title", "hostname"] {
         if text(key).is_empty() {
             let code = format!("{}_MISSING", key.to_uppercase());
-            return legacy_error(400, &code, &format!("The {key} attribute is missing."));
+            return Err(legacy_error(
+                400,
+                &code,
+                &format!("The {key} attribute is missing."),
+            ));
         }
     }
     let zone = text("zone");
@@ -498,41 +512,87 @@ fn create_server(
         .as_array()
         .is_some_and(|list| list.iter().any(|z| z["id"] == zone.as_str()))
     {
-        return legacy_error(400, "ZONE_INVALID", "The zone is invalid.");
+        return Err(legacy_error(400, "ZONE_INVALID", "The zone is invalid."));
     }
     let plan = text("plan");
     let plan_disk = plans()["plans"]["plan"]
         .as_array()
         .and_then(|list| list.iter().find(|p| p["name"] == plan.as_str()).cloned());
     if plan_disk.is_none() {
-        return legacy_error(400, "PLAN_INVALID", "The plan is invalid.");
+        return Err(legacy_error(400, "PLAN_INVALID", "The plan is invalid."));
     }
     let device = &server["storage_devices"]["storage_device"][0];
     let template = device["storage"].as_str().unwrap_or("").to_string();
     let Some(template_info) = templates()["storages"]["storage"]
         .as_array()
-        .and_then(|list| list.iter().find(|t| t["uuid"] == template.as_str()).cloned())
+        .and_then(|list| {
+            list.iter()
+                .find(|t| t["uuid"] == template.as_str())
+                .cloned()
+        })
     else {
-        return legacy_error(400, "STORAGE_INVALID", "The storage to clone is invalid.");
+        return Err(legacy_error(
+            400,
+            "STORAGE_INVALID",
+            "The storage to clone is invalid.",
+        ));
     };
     if device["action"] != "clone" {
-        return legacy_error(400, "ACTION_INVALID", "The storage action is invalid.");
+        return Err(legacy_error(
+            400,
+            "ACTION_INVALID",
+            "The storage action is invalid.",
+        ));
     }
     let disk_gb = device["size"].as_u64().unwrap_or(0);
     if disk_gb < template_info["size"].as_u64().unwrap_or(0) {
-        return legacy_error(400, "SIZE_INVALID", "The storage size is too small.");
+        return Err(legacy_error(
+            400,
+            "SIZE_INVALID",
+            "The storage size is too small.",
+        ));
     }
     let metadata = text("metadata");
     if template_info["template_type"] == "cloud-init" && metadata != "yes" {
-        return legacy_error(
+        return Err(legacy_error(
             400,
             "METADATA_DISABLED_ON_CLOUD-INIT",
             "Metadata must be enabled for cloud-init templates.",
-        );
+        ));
     }
+    Ok(())
+}
+
+fn create_server(
+    state: &mut State,
+    config: &FakeUpcloudConfig,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let Some(server) = body.and_then(|b| b.get("server")) else {
+        return legacy_error(
+            400,
+            "UNKNOWN_ATTRIBUTE",
+            "The request body must be a server object.",
+        );
+    };
+    if let Err(refusal) = validate_create(server) {
+        return refusal;
+    }
+    let text = |key: &str| {
+        server
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let device = &server["storage_devices"]["storage_device"][0];
     let ssh_keys: Vec<String> = server["login_user"]["ssh_keys"]["ssh_key"]
         .as_array()
-        .map(|keys| keys.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let labels: Vec<(String, String)> = server["labels"]["label"]
         .as_array()
@@ -549,7 +609,10 @@ fn create_server(
         })
         .unwrap_or_default();
     state.counter += 1;
-    let uuid = format!("00{:06x}-fa4e-4000-8000-{:012x}", state.counter, state.counter);
+    let uuid = format!(
+        "00{:06x}-fa4e-4000-8000-{:012x}",
+        state.counter, state.counter
+    );
     let ip = config
         .ips
         .get(state.next_ip % config.ips.len().max(1))
@@ -558,23 +621,22 @@ fn create_server(
     state.next_ip += 1;
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0);
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
     let record = FakeServer {
         uuid: uuid.clone(),
         title: text("title"),
         hostname: text("hostname"),
-        zone,
-        plan,
+        zone: text("zone"),
+        plan: text("plan"),
         state: "maintenance".into(),
         labels,
         ip,
         created,
         ssh_keys,
         user_data: text("user_data"),
-        metadata,
-        template,
-        disk_gb,
+        metadata: text("metadata"),
+        template: device["storage"].as_str().unwrap_or("").to_string(),
+        disk_gb: device["size"].as_u64().unwrap_or(0),
         pending: Some(("started".into(), Instant::now() + config.boot_delay)),
     };
     // Only the create answer carries `progress` (the cloning percentage).
@@ -595,7 +657,11 @@ fn server_action(
     let Some(server) = state.servers.get_mut(id) else {
         return not_found(id);
     };
-    let wanted = if action == "stop" { "started" } else { "stopped" };
+    let wanted = if action == "stop" {
+        "started"
+    } else {
+        "stopped"
+    };
     if server.state != wanted || (action == "start" && server.pending.is_some()) {
         let message = format!(
             "The operation is not allowed while the server {id} is in state '{}'.",
@@ -691,7 +757,11 @@ pub fn summary(server: &FakeServer) -> Value {
 /// The server-details shape of `createstartstopserver.yaml`.
 pub fn details(server: &FakeServer) -> Value {
     let (cores, memory) = plan_numbers(&server.plan);
-    let utility = format!("10.6.{}.{}", (server.created % 250) + 1, server.ip.octets()[3]);
+    let utility = format!(
+        "10.6.{}.{}",
+        (server.created % 250) + 1,
+        server.ip.octets()[3]
+    );
     let ipv6 = format!("2a04:3545:1000:720::{:x}", server.ip.octets()[3]);
     let ip = server.ip.to_string();
     let interface = |index: u64, address: &str, family: &str, kind: &str| {
