@@ -155,11 +155,16 @@ impl Transport {
         connect_timeout: Duration,
         request_timeout: Duration,
     ) -> Result<Transport, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("kamal-dev/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(connect_timeout)
-            .timeout(request_timeout)
-            .build()?;
+            .timeout(request_timeout);
+        // A proxy from the environment can never help reach this machine (tests, local
+        // replay servers), and would leak the request to it.
+        if is_loopback(&base) {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build()?;
         Ok(Transport {
             http,
             base,
@@ -255,6 +260,18 @@ impl Transport {
     }
 }
 
+fn is_loopback(base: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or("");
+    let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || unbracketed
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The backoff delay, or longer when the API asked for it (capped at a minute).
 pub fn pause(backoff: Duration, retry_after: Option<Duration>) -> Duration {
     retry_after.map_or(backoff, |asked| {
@@ -342,6 +359,14 @@ mod tests {
             Some(Credentials::token("ucat_x"))
         );
         assert_eq!(Credentials::from_lookup(&|_| Some(" ".to_string())), None);
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        assert!(is_loopback("http://127.0.0.1:8080/1.3"));
+        assert!(is_loopback("http://localhost:1/1.3"));
+        assert!(is_loopback("http://[::1]:1/1.3"));
+        assert!(!is_loopback("https://api.upcloud.com/1.3"));
     }
 
     #[test]

@@ -17,6 +17,18 @@ impl Upcloud {
     pub(super) async fn create(&self, machine: &MachineRequest) -> Result<Machine, ProviderError> {
         let labels = machine.all_labels();
         validate_labels(&labels)?;
+        if machine.ssh_public_key.trim().is_empty() {
+            return Err(ProviderError::InvalidSetting {
+                provider: NAME,
+                message: format!(
+                    "no SSH public key for {}: the server would be unreachable",
+                    machine.name
+                ),
+                hint: Some(
+                    "set ssh.key_path in config/dev.yml to an OpenSSH public key (.pub)".into(),
+                ),
+            });
+        }
         let action = format!("create server {}", machine.name);
         if let Some(existing) = self.created_with(&machine.idempotency_key).await? {
             return Ok(existing);

@@ -112,7 +112,9 @@ impl Upcloud {
                     .await
                 {
                     Ok(_) => return self.wait_started(id, self.options.wait_timeout).await,
-                    Err(err) if is_state_conflict(&err) => {}
+                    Err(err) if is_state_conflict(&err) => {
+                        tokio::time::sleep(self.options.poll_max).await;
+                    }
                     Err(err) => return Err(self.fail(&action, err)),
                 },
             }
@@ -131,13 +133,15 @@ impl Upcloud {
             if server.machine_state() == MachineState::Stopped {
                 return Ok(());
             }
-            let stop = request::stop_server(id.as_str(), StopType::Soft, soft_timeout.as_secs());
+            let stop = request::stop_server(id.as_str(), StopType::Soft, api_timeout(soft_timeout));
             match self.transport.send(&stop).await {
                 Ok(_) => {
                     soft_sent = true;
                     break;
                 }
-                Err(err) if is_state_conflict(&err) => {}
+                Err(err) if is_state_conflict(&err) => {
+                    tokio::time::sleep(self.options.poll_max).await;
+                }
                 Err(err) => return Err(self.fail(&action, err)),
             }
         }
@@ -150,7 +154,7 @@ impl Upcloud {
         let Some(mut seen) = self.wait_stopped(id, soft_wait).await? else {
             return Ok(());
         };
-        let hard = request::stop_server(id.as_str(), StopType::Hard, 0);
+        let hard = request::stop_server(id.as_str(), StopType::Hard, api_timeout(soft_timeout));
         match self.transport.send(&hard).await {
             Ok(_) => {}
             // Stopped (or stopping) meanwhile: the wait below tells.
@@ -215,6 +219,11 @@ impl Upcloud {
             ),
         }
     }
+}
+
+/// The API takes whole seconds and refuses zero.
+fn api_timeout(timeout: Duration) -> u64 {
+    timeout.as_secs().max(1)
 }
 
 fn is_state_conflict(err: &CallError) -> bool {
