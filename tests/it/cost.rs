@@ -141,7 +141,7 @@ fn three_small_machines_cost_what_the_price_list_says() {
 
 #[test]
 fn recorded_price_list_gives_the_same_figures() {
-    let Some(cassette) = crate::upcloud_replay::cassette("getpricezones") else {
+    let Some(cassette) = crate::upcloud_cassette::cassette("getpricezones") else {
         return;
     };
     let price_list = cassette.interactions[0].response_json();

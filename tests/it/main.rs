@@ -4,5 +4,6 @@
 mod common;
 mod config_errors;
 mod upcloud;
+mod upcloud_cassette;
 mod upcloud_replay;
 mod cost;
