@@ -390,3 +390,27 @@ async fn catalog_lists_plans_zones_and_prices() {
     let err = provider.prices("xx-nowhere1").await.unwrap_err();
     assert!(err.hint().unwrap().contains("de-fra1"));
 }
+
+#[tokio::test]
+async fn basic_credentials_are_accepted() {
+    let fake = FakeUpcloud::start(FakeUpcloudConfig::default());
+    let basic = Upcloud::new(options(&fake), Some(Credentials::basic("api-user", "pw"))).unwrap();
+    let zones = basic.zones().await.expect("zones with Basic auth");
+    assert!(!zones.is_empty());
+    let lookup = |name: &str| match name {
+        "UPCLOUD_USERNAME" => Some("api-user".to_string()),
+        "UPCLOUD_PASSWORD" => Some("pw".to_string()),
+        _ => None,
+    };
+    let config = kamal_dev::config::Config::from_text(
+        &format!(
+            "service: app\nprovider:\n  type: upcloud\n  zone: de-fra1\n  plan: 1xCPU-2GB\n  api_url: {}/1.3/\n",
+            fake.url()
+        ),
+        std::path::Path::new("config/dev.yml"),
+    )
+    .expect("config");
+    let provider = AnyProvider::from_config(&config, &lookup).expect("provider from config");
+    assert_eq!(provider.name(), "UpCloud");
+    assert_eq!(provider.plans().await.expect("plans").len(), 4);
+}
