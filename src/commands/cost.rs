@@ -1,9 +1,16 @@
-//! `kamal-dev cost`: hourly and monthly cost of the configured fleet and of what runs now.
+//! `kamal-dev cost`: hourly and monthly cost of the configured fleet (`vms.count` machines of
+//! `provider.plan` in `provider.zone`), from the provider's price list. Figures come from
+//! `cost` (integer math); this file only fetches prices and renders them.
 
 use clap::Args as ClapArgs;
+use serde_json::json;
 
 use super::Context;
+use crate::config::{Config, ProviderKind};
+use crate::cost::{self, Extras, FleetEstimate, MONTHLY_HOURS_CAP};
 use crate::error::{Error, ExitStatus};
+use crate::output::table;
+use crate::provider::{AnyProvider, PriceSource, Provider as _};
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -12,14 +19,182 @@ pub struct Args {
     pub format: CostFormat,
 }
 
-pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
-    let _settings = ctx.settings()?;
-    let _ = args.format;
-    Err(Error::not_implemented("cost"))
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CostFormat {
     Table,
     Json,
+}
+
+/// The priced fleet, ready to render.
+struct Fleet {
+    provider: &'static str,
+    zone: String,
+    plan: String,
+    estimate: FleetEstimate,
+    source: PriceSource,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
+    let settings = ctx.settings()?;
+    let config = &settings.config;
+    let fleet = match config.provider.kind {
+        ProviderKind::Upcloud => priced_fleet(config).await?,
+        ProviderKind::Local | ProviderKind::Ssh => Fleet {
+            provider: config.provider.kind.name(),
+            zone: "-".into(),
+            plan: "-".into(),
+            estimate: cost::fleet_estimate(machine_count(config), cost::Money::ZERO),
+            source: PriceSource::Free,
+        },
+        ProviderKind::Hetzner => {
+            return Err(Error::failed(
+                "`kamal-dev cost` does not know Hetzner prices yet",
+            ));
+        }
+    };
+    if let PriceSource::StaleCache { fetched_at, reason } = &fleet.source {
+        ctx.printer.warn(format!(
+            "using prices cached at {fetched_at}; the price list could not be refreshed: {reason}"
+        ));
+    }
+    match args.format {
+        CostFormat::Json => ctx.printer.data(render_json(&fleet)),
+        CostFormat::Table => {
+            ctx.printer.data(render_table(&fleet));
+            ctx.printer.info(footnote(&fleet));
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn machine_count(config: &Config) -> u64 {
+    u64::from(config.vms.count)
+}
+
+async fn priced_fleet(config: &Config) -> Result<Fleet, Error> {
+    let (Some(zone), Some(plan)) = (&config.provider.zone, &config.provider.plan) else {
+        return Err(Error::usage(
+            "provider.zone and provider.plan are needed to price the fleet",
+        ));
+    };
+    // Until the secrets module is wired in, credentials come from the environment.
+    let provider = AnyProvider::from_config(config, &|name| std::env::var(name).ok())?;
+    let quote = provider.prices(zone).await?;
+    let hourly = cost::machine_hourly(&quote.prices, plan, &Extras::default())?;
+    Ok(Fleet {
+        provider: config.provider.kind.name(),
+        zone: zone.clone(),
+        plan: plan.clone(),
+        estimate: cost::fleet_estimate(machine_count(config), hourly),
+        source: quote.source,
+    })
+}
+
+fn render_table(fleet: &Fleet) -> String {
+    let e = &fleet.estimate;
+    table::render(
+        &[
+            "PROVIDER",
+            "ZONE",
+            "PLAN",
+            "MACHINES",
+            "EACH/HOUR",
+            "TOTAL/HOUR",
+            "TOTAL/MONTH",
+        ],
+        &[vec![
+            fleet.provider.to_string(),
+            fleet.zone.clone(),
+            fleet.plan.clone(),
+            e.machines.to_string(),
+            format!("€{}", e.hourly_each.rounded(4)),
+            format!("€{}", e.hourly_total.rounded(4)),
+            format!("€{}", e.monthly_total.rounded(2)),
+        ]],
+    )
+}
+
+fn footnote(fleet: &Fleet) -> String {
+    let origin = match &fleet.source {
+        PriceSource::Free => return "no provider charges: the machines are yours".into(),
+        PriceSource::Live => "UpCloud price list, fetched now".to_string(),
+        PriceSource::Cache { fetched_at } | PriceSource::StaleCache { fetched_at, .. } => {
+            format!("UpCloud price list, cached at {fetched_at}")
+        }
+    };
+    format!(
+        "{origin}; excl. VAT. Each plan includes its disk and one public IPv4. Billed per started hour, at most {MONTHLY_HOURS_CAP} h a month."
+    )
+}
+
+fn render_json(fleet: &Fleet) -> String {
+    let e = &fleet.estimate;
+    let source = match &fleet.source {
+        PriceSource::Live => json!({"kind": "live"}),
+        PriceSource::Cache { fetched_at } => {
+            json!({"kind": "cache", "fetched_at": fetched_at.to_string()})
+        }
+        PriceSource::StaleCache { fetched_at, reason } => {
+            json!({"kind": "stale_cache", "fetched_at": fetched_at.to_string(), "reason": reason})
+        }
+        PriceSource::Free => json!({"kind": "free"}),
+    };
+    let value = json!({
+        "provider": fleet.provider,
+        "zone": fleet.zone,
+        "plan": fleet.plan,
+        "machines": e.machines,
+        "currency": "EUR",
+        "hourly_each": e.hourly_each.exact(),
+        "hourly_total": e.hourly_total.exact(),
+        "monthly_each": e.monthly_each.exact(),
+        "monthly_total": e.monthly_total.exact(),
+        "monthly_hours_cap": MONTHLY_HOURS_CAP,
+        "price_source": source,
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::Money;
+
+    fn fleet() -> Fleet {
+        Fleet {
+            provider: "upcloud",
+            zone: "de-fra1".into(),
+            plan: "1xCPU-2GB".into(),
+            estimate: cost::fleet_estimate(3, Money::from_cents_decimal("1.488").unwrap()),
+            source: PriceSource::Live,
+        }
+    }
+
+    #[test]
+    fn table_rounds_for_display() {
+        let text = render_table(&fleet());
+        let row = text.lines().nth(1).unwrap();
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            cells,
+            [
+                "upcloud",
+                "de-fra1",
+                "1xCPU-2GB",
+                "3",
+                "€0.0149",
+                "€0.0446",
+                "€30.00"
+            ]
+        );
+    }
+
+    #[test]
+    fn json_keeps_exact_figures() {
+        let value: serde_json::Value = serde_json::from_str(&render_json(&fleet())).unwrap();
+        assert_eq!(value["hourly_total"], "0.04464");
+        assert_eq!(value["monthly_total"], "29.99808");
+        assert_eq!(value["machines"], 3);
+        assert_eq!(value["price_source"]["kind"], "live");
+    }
 }

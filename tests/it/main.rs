@@ -6,3 +6,7 @@ mod common;
 mod config_errors;
 mod remote;
 mod state;
+mod upcloud;
+mod upcloud_cassette;
+mod upcloud_replay;
+mod cost;

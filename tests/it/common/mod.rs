@@ -46,3 +46,5 @@ impl TestContext {
         cmd
     }
 }
+
+pub mod fake_upcloud;
