@@ -204,9 +204,9 @@ impl crate::error::UserFacing for ConfigError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            ConfigError::NotFound { .. } => Some(
-                "run `kamal-dev init` to create one, or pass another file with -c PATH".into(),
-            ),
+            ConfigError::NotFound { .. } => {
+                Some("run `kamal-dev init` to create one, or pass another file with -c PATH".into())
+            }
             ConfigError::Empty { .. } => Some(
                 "a config needs at least `service:`; run `kamal-dev init` for a commented example"
                     .into(),

@@ -68,27 +68,38 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         } else {
             " (image: ubuntu:24.04, provider: local)"
         };
-        ctx.printer.info(format!("created {}{note}", path.display()));
+        ctx.printer
+            .info(format!("created {}{note}", path.display()));
     }
 
     let existing = std::fs::read_to_string(&gitignore).unwrap_or_default();
     if existing.lines().any(|l| l.trim() == GITIGNORE_ENTRY) {
-        ctx.printer
-            .verbose(format!("{} already ignores the state file", gitignore.display()));
+        ctx.printer.verbose(format!(
+            "{} already ignores the state file",
+            gitignore.display()
+        ));
     } else if args.dry_run {
-        ctx.printer
-            .info(format!("would add {GITIGNORE_ENTRY} to {}", gitignore.display()));
+        ctx.printer.info(format!(
+            "would add {GITIGNORE_ENTRY} to {}",
+            gitignore.display()
+        ));
     } else {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&gitignore)
             .map_err(|e| io_error(&gitignore, e))?;
-        let separator = if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
+        let separator = if existing.is_empty() || existing.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
         file.write_all(format!("{separator}{GITIGNORE_ENTRY}\n").as_bytes())
             .map_err(|e| io_error(&gitignore, e))?;
-        ctx.printer
-            .info(format!("added {GITIGNORE_ENTRY} to {}", gitignore.display()));
+        ctx.printer.info(format!(
+            "added {GITIGNORE_ENTRY} to {}",
+            gitignore.display()
+        ));
         wrote_any = true;
     }
     if wrote_any {
@@ -115,9 +126,19 @@ fn project_root(config_path: &Path) -> PathBuf {
 fn sanitize_service(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    if cleaned.trim_matches('-').is_empty() { "app".into() } else { cleaned }
+    if cleaned.trim_matches('-').is_empty() {
+        "app".into()
+    } else {
+        cleaned
+    }
 }
 
 fn config_template(service: &str, has_devcontainer: bool) -> String {
@@ -179,11 +200,15 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), Error> {
     // The mode above applies only to new files; an overwritten one keeps its old mode.
     file.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(|e| io_error(path, e))?;
-    file.write_all(text.as_bytes()).map_err(|e| io_error(path, e))
+    file.write_all(text.as_bytes())
+        .map_err(|e| io_error(path, e))
 }
 
 fn io_error(path: &Path, err: std::io::Error) -> Error {
-    Message::new(format!("could not write {}", path.display()), ExitStatus::Failure)
-        .with_source(err)
-        .into()
+    Message::new(
+        format!("could not write {}", path.display()),
+        ExitStatus::Failure,
+    )
+    .with_source(err)
+    .into()
 }

@@ -253,12 +253,28 @@ impl RawConfig {
             hint: hint.map(str::to_string),
         };
 
-        let service = self
-            .service
-            .ok_or_else(|| missing("service", "is required", Some("add `service: my-app` (used to name workspaces and label machines)")))?;
+        let service = self.service.ok_or_else(|| {
+            missing(
+                "service",
+                "is required",
+                Some("add `service: my-app` (used to name workspaces and label machines)"),
+            )
+        })?;
         let service = non_empty(service, "service")?;
-        if let Some(bad) = service.value.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')) {
-            return Err(invalid(&service, "service", format!("{:?} contains {bad:?}; use letters, digits, `-`, `_` and `.`", service.value), None));
+        if let Some(bad) = service
+            .value
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.'))
+        {
+            return Err(invalid(
+                &service,
+                "service",
+                format!(
+                    "{:?} contains {bad:?}; use letters, digits, `-`, `_` and `.`",
+                    service.value
+                ),
+                None,
+            ));
         }
 
         let kind = match &self.provider_type {
@@ -271,7 +287,11 @@ impl RawConfig {
                     invalid(
                         at,
                         "provider.type",
-                        format!("unknown provider {:?}; expected one of {}", at.value, names.join(", ")),
+                        format!(
+                            "unknown provider {:?}; expected one of {}",
+                            at.value,
+                            names.join(", ")
+                        ),
                         suggest(&at.value, &names),
                     )
                 })?,
@@ -280,21 +300,36 @@ impl RawConfig {
         let plan = self.plan.map(|p| p.value);
         if kind.is_cloud() {
             if zone.is_none() {
-                return Err(missing("provider.zone", &format!("is required for provider {}", kind.name()), Some("add the data-center zone, for example `zone: de-fra1`")));
+                return Err(missing(
+                    "provider.zone",
+                    &format!("is required for provider {}", kind.name()),
+                    Some("add the data-center zone, for example `zone: de-fra1`"),
+                ));
             }
             if plan.is_none() {
-                return Err(missing("provider.plan", &format!("is required for provider {}", kind.name()), Some("add the machine size, for example `plan: 1xCPU-2GB`")));
+                return Err(missing(
+                    "provider.plan",
+                    &format!("is required for provider {}", kind.name()),
+                    Some("add the machine size, for example `plan: 1xCPU-2GB`"),
+                ));
             }
         }
         let hosts = self.hosts.map(|h| h.value).unwrap_or_default();
         if kind == ProviderKind::Ssh && hosts.is_empty() {
-            return Err(missing("provider.hosts", "is required for provider ssh", Some("list the machines to use, for example `hosts: [192.0.2.10, 192.0.2.11]`")));
+            return Err(missing(
+                "provider.hosts",
+                "is required for provider ssh",
+                Some("list the machines to use, for example `hosts: [192.0.2.10, 192.0.2.11]`"),
+            ));
         }
 
         let image = match self.image {
             Some(at) => {
                 let at = non_empty(at, "image")?;
-                if Path::new(&at.value).extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+                if Path::new(&at.value)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+                {
                     ImageSource::Devcontainer(PathBuf::from(at.value))
                 } else {
                     ImageSource::Image(at.value)
@@ -307,21 +342,43 @@ impl RawConfig {
             None => 22,
             Some(at) => whole_number(&at, "ssh.port")
                 .and_then(|n| u16::try_from(n).ok().filter(|p| *p > 0))
-                .ok_or_else(|| invalid(&at, "ssh.port", format!("{} is not a TCP port", show(&at.value)), Some("use a number from 1 to 65535".into())))?,
+                .ok_or_else(|| {
+                    invalid(
+                        &at,
+                        "ssh.port",
+                        format!("{} is not a TCP port", show(&at.value)),
+                        Some("use a number from 1 to 65535".into()),
+                    )
+                })?,
         };
         let count = match self.count {
             None => 1,
             Some(at) => whole_number(&at, "vms.count")
                 .and_then(|n| u32::try_from(n).ok())
                 .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| invalid(&at, "vms.count", format!("{} is not a positive whole number", show(&at.value)), Some("use a count from 1 to 1000".into())))?,
+                .ok_or_else(|| {
+                    invalid(
+                        &at,
+                        "vms.count",
+                        format!("{} is not a positive whole number", show(&at.value)),
+                        Some("use a count from 1 to 1000".into()),
+                    )
+                })?,
         };
 
         let size = |field: Option<At<Value>>, key: &str| -> Result<_, ConfigError> {
             field
                 .map(|at| {
                     parse_size(&scalar_text(&at.value)).map_err(|message| {
-                        invalid(&at, key, message.replace(&format!("{:?}", scalar_text(&at.value)), &show(&at.value)), Some("use a number with a unit, like 4g, 4096m or 1.5g".into()))
+                        invalid(
+                            &at,
+                            key,
+                            message.replace(
+                                &format!("{:?}", scalar_text(&at.value)),
+                                &show(&at.value),
+                            ),
+                            Some("use a number with a unit, like 4g, 4096m or 1.5g".into()),
+                        )
                     })
                 })
                 .transpose()
@@ -330,7 +387,12 @@ impl RawConfig {
             .cpus
             .map(|at| {
                 parse_cpus(&scalar_text(&at.value)).map_err(|message| {
-                    invalid(&at, "defaults.cpus", message.replace(&format!("{:?}", scalar_text(&at.value)), &show(&at.value)), Some("use a number of CPUs, like 2 or 1.5".into()))
+                    invalid(
+                        &at,
+                        "defaults.cpus",
+                        message.replace(&format!("{:?}", scalar_text(&at.value)), &show(&at.value)),
+                        Some("use a number of CPUs, like 2 or 1.5".into()),
+                    )
                 })
             })
             .transpose()?;
@@ -341,7 +403,13 @@ impl RawConfig {
         };
         if let (Some(memory), Some(swap)) = (defaults.memory, defaults.memory_swap) {
             if swap < memory {
-                return Err(missing("defaults.memory_swap", &format!("{swap} is less than defaults.memory {memory}"), Some("memory_swap is memory plus swap, so it must be at least memory (docker --memory-swap)")));
+                return Err(missing(
+                    "defaults.memory_swap",
+                    &format!("{swap} is less than defaults.memory {memory}"),
+                    Some(
+                        "memory_swap is memory plus swap, so it must be at least memory (docker --memory-swap)",
+                    ),
+                ));
             }
         }
 
@@ -349,7 +417,15 @@ impl RawConfig {
             None => "{service}-{index}".to_string(),
             Some(at) => {
                 if !at.value.contains("{index}") {
-                    return Err(invalid(&at, "naming.pattern", format!("{:?} has no {{index}}, so every workspace would get the same name", at.value), Some("use a pattern like \"{service}-{index}\"".into())));
+                    return Err(invalid(
+                        &at,
+                        "naming.pattern",
+                        format!(
+                            "{:?} has no {{index}}, so every workspace would get the same name",
+                            at.value
+                        ),
+                        Some("use a pattern like \"{service}-{index}\"".into()),
+                    ));
                 }
                 at.value
             }
@@ -361,14 +437,24 @@ impl RawConfig {
                 "loopback" => Publish::Loopback,
                 "public" => Publish::Public,
                 other => {
-                    return Err(invalid(&at, "ports.publish", format!("unknown value {other:?}; expected one of loopback, public"), suggest(other, &["loopback", "public"])));
+                    return Err(invalid(
+                        &at,
+                        "ports.publish",
+                        format!("unknown value {other:?}; expected one of loopback, public"),
+                        suggest(other, &["loopback", "public"]),
+                    ));
                 }
             },
         };
 
         let source = match (self.git_present, self.upload) {
             (Some(_), Some(upload)) => {
-                return Err(invalid(&upload, "source.upload", "source takes either git or upload, not both".into(), None));
+                return Err(invalid(
+                    &upload,
+                    "source.upload",
+                    "source takes either git or upload, not both".into(),
+                    None,
+                ));
             }
             (Some(git), None) => {
                 let url = self.git_url.ok_or_else(|| ConfigError::Missing {
@@ -403,7 +489,11 @@ impl RawConfig {
             secrets: self.secrets.map(|s| s.value).unwrap_or_default(),
             secrets_file: self.secrets_file.map(|s| PathBuf::from(s.value)),
             ssh: SshConfig {
-                key_path: expand_home(&self.key_path.map_or_else(|| "~/.ssh/id_rsa.pub".to_string(), |k| k.value)),
+                key_path: expand_home(
+                    &self
+                        .key_path
+                        .map_or_else(|| "~/.ssh/id_rsa.pub".to_string(), |k| k.value),
+                ),
                 user: self.user.map_or_else(|| "root".to_string(), |u| u.value),
                 port,
             },
@@ -478,7 +568,9 @@ fn show(value: &Value) -> String {
 
 fn expand_home(path: &str) -> PathBuf {
     match path.strip_prefix("~/") {
-        Some(rest) => std::env::home_dir().map_or_else(|| PathBuf::from(path), |home| home.join(rest)),
+        Some(rest) => {
+            std::env::home_dir().map_or_else(|| PathBuf::from(path), |home| home.join(rest))
+        }
         None => PathBuf::from(path),
     }
 }
@@ -512,7 +604,10 @@ fn improve_message(message: &str) -> (String, Option<String>) {
             return (format!("unknown key {field:?}"), Some(hint));
         }
         if let Some((field, _)) = rest.split_once('`') {
-            return (format!("unknown key {field:?}"), Some("this section takes no keys".into()));
+            return (
+                format!("unknown key {field:?}"),
+                Some("this section takes no keys".into()),
+            );
         }
     }
     let plain = message
@@ -546,7 +641,9 @@ fn key_path_at(text: &str, line: u64, column: u64) -> String {
         let content = content.strip_prefix("- ").unwrap_or(content);
         let key = content
             .split_once(':')
-            .filter(|(k, rest)| !k.is_empty() && !k.contains(' ') && (rest.is_empty() || rest.starts_with(' ')))
+            .filter(|(k, rest)| {
+                !k.is_empty() && !k.contains(' ') && (rest.is_empty() || rest.starts_with(' '))
+            })
             .map(|(k, _)| k.trim_matches(|c| c == '"' || c == '\''));
         if i == index && key.is_none() && indent + 1 >= column {
             limit = indent;

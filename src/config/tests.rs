@@ -12,7 +12,13 @@ fn load(text: &str) -> Result<Config, String> {
 fn minimal_local_config_gets_seed_defaults() {
     let config = load("service: app\n").unwrap();
     assert_eq!(config.provider.kind, ProviderKind::Local);
-    assert_eq!(config.vms, Vms { count: 1, spread: false });
+    assert_eq!(
+        config.vms,
+        Vms {
+            count: 1,
+            spread: false
+        }
+    );
     assert_eq!(config.naming.pattern, "{service}-{index}");
     assert_eq!(config.ssh.user, "root");
     assert_eq!(config.ssh.port, 22);
@@ -33,7 +39,13 @@ fn seed_example_parses() {
     assert_eq!(config.defaults.cpus, Some(Millicores(1500)));
     assert_eq!(config.defaults.memory, Some(Bytes(4 << 30)));
     assert_eq!(config.defaults.memory_swap, Some(Bytes(8 << 30)));
-    assert_eq!(config.vms, Vms { count: 3, spread: true });
+    assert_eq!(
+        config.vms,
+        Vms {
+            count: 3,
+            spread: true
+        }
+    );
     assert_eq!(config.secrets, vec!["GITHUB_TOKEN"]);
 }
 
@@ -56,7 +68,10 @@ fn malformed_configs_name_line_column_and_key() {
             "service: a\nprovider:\n  zonee: x\n",
             "config/dev.yml:3:3: provider.zonee: unknown key \"zonee\"",
         ),
-        ("service: [1]\n", "config/dev.yml:1:10: service: expected a string"),
+        (
+            "service: [1]\n",
+            "config/dev.yml:1:10: service: expected a string",
+        ),
         (
             "service: a\nprovider:\n  type: upcloud\n",
             "config/dev.yml: provider.zone: is required for provider upcloud",
@@ -76,7 +91,11 @@ fn malformed_configs_name_line_column_and_key() {
 fn destination_overlay_wins() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("dev.yml");
-    std::fs::write(&base, "service: app\nvms:\n  count: 2\ndefaults:\n  memory: 1g\n").unwrap();
+    std::fs::write(
+        &base,
+        "service: app\nvms:\n  count: 2\ndefaults:\n  memory: 1g\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("dev.staging.yml"), "vms:\n  count: 5\n").unwrap();
     let config = Config::load(&base, Some("staging")).unwrap();
     assert_eq!(config.vms.count, 5);

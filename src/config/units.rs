@@ -51,8 +51,16 @@ fn decimal(text: &str) -> Option<(u64, u64, u32)> {
     if !all_digits(whole) || !all_digits(frac) || frac.len() > 9 {
         return None;
     }
-    let whole = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let frac_value = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let whole = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_value = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     Some((whole, frac_value, u32::try_from(frac.len()).ok()?))
 }
 

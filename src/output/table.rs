@@ -34,7 +34,10 @@ mod tests {
     fn aligns_columns() {
         let text = super::render(
             &["NAME", "IP"],
-            &[vec!["app-1".into(), "1.2.3.4".into()], vec!["b".into(), String::new()]],
+            &[
+                vec!["app-1".into(), "1.2.3.4".into()],
+                vec!["b".into(), String::new()],
+            ],
         );
         assert_eq!(text, "NAME   IP\napp-1  1.2.3.4\nb");
     }
