@@ -5,18 +5,18 @@
 //! Only `load` (reading the config, Dockerfile and Feature files) touches the file system;
 //! everything else is pure. Nothing here prints, runs docker or reaches the network.
 
-// pub mod dockerfile;
-// pub mod features;
-// pub mod hostreq;
+pub mod dockerfile;
+pub mod features;
+pub mod hostreq;
 pub mod jsonc;
-// pub mod lifecycle;
+pub mod lifecycle;
 pub mod load;
-// pub mod metadata;
+pub mod metadata;
 pub mod migrate;
-// pub mod model;
+pub mod model;
 pub mod paths;
 pub mod substitute;
-// pub mod up;
+pub mod up;
 pub mod workspace;
 
 use std::path::PathBuf;
@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use crate::error::{ExitStatus, UserFacing};
 
 pub use load::{Loaded, load};
+pub use model::DevContainer;
 
 /// Everything that can go wrong reading a dev container configuration. All are
 /// configuration problems (exit 2).
