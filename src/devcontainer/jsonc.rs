@@ -365,6 +365,9 @@ fn js_number(float: f64) -> Value {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
