@@ -7,6 +7,7 @@
 use crate::config::Limits;
 use crate::devcontainer::DevContainer;
 use crate::devcontainer::metadata::Merged;
+use crate::devcontainer::model::Mount;
 use crate::devcontainer::up::ImageFacts;
 
 /// A port published on the machine.
@@ -44,7 +45,7 @@ impl ContainerConfig {
     /// From the typed devcontainer.json, the merged metadata and the inspected image.
     pub fn from_devcontainer(dc: &DevContainer, merged: &Merged, image: &ImageFacts) -> Self {
         ContainerConfig {
-            mounts: merged.mounts.iter().map(|m| m.to_arg()).collect(),
+            mounts: merged.mounts.iter().map(Mount::to_arg).collect(),
             env: merged.container_env.clone(),
             user: merged.container_user.clone(),
             run_args: dc.run_args.clone(),

@@ -32,17 +32,17 @@ mod tests {
 
     /// Run `line` with `sh -c` where the line is `printf '%s\0' x <args...>`, and return the
     /// arguments printf received (after the sentinel `x`).
-    fn round_trip(args: &[String]) -> Vec<String> {
-        let mut argv = vec!["printf".to_string(), "%s\\000".to_string(), "x".to_string()];
-        argv.extend(args.iter().cloned());
-        let line = join(&argv);
-        let out = std::process::Command::new("sh")
+    fn round_trip(original: &[String]) -> Vec<String> {
+        let mut command = vec!["printf".to_string(), "%s\\000".to_string(), "x".to_string()];
+        command.extend(original.iter().cloned());
+        let line = join(&command);
+        let output = std::process::Command::new("sh")
             .arg("-c")
             .arg(&line)
             .output()
             .expect("run sh");
-        assert!(out.status.success(), "sh failed on {line:?}");
-        let text = String::from_utf8(out.stdout).expect("utf-8 output");
+        assert!(output.status.success(), "sh failed on {line:?}");
+        let text = String::from_utf8(output.stdout).expect("utf-8 output");
         let mut parts: Vec<String> = text.split('\0').map(str::to_string).collect();
         assert_eq!(parts.pop().as_deref(), Some(""), "output ends with NUL");
         assert_eq!(parts.first().map(String::as_str), Some("x"));

@@ -98,7 +98,7 @@ fn run_args_json(
             &dc.override_feature_install_order,
             &config_folder,
             &loaded.workspace_folder,
-            |path| devcontainer::load::read_text(path),
+            devcontainer::load::read_text,
         )?
     } else {
         Vec::new()

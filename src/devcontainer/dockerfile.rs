@@ -3,13 +3,15 @@
 //! Feature install layers, the content-image Dockerfile). Byte-for-byte like the reference,
 //! for the classic (non-BuildKit) builder. Pure.
 
+use std::fmt::Write as _;
+
 use super::features::ResolvedFeature;
 
 /// Stage name the reference gives an unnamed last stage.
 pub const AUTO_STAGE: &str = "dev_container_auto_added_stage_label";
 /// The stage every generated Dockerfile builds.
 pub const TARGET_STAGE: &str = "dev_containers_target_stage";
-/// The helper image holding Feature content when BuildKit is absent.
+/// The helper image holding Feature content when `BuildKit` is absent.
 pub const CONTENT_IMAGE: &str = "dev_container_feature_content_temp";
 /// The content-image Dockerfile (`Dockerfile.buildContent`).
 pub const BUILD_CONTENT_DOCKERFILE: &str = "\n\tFROM scratch\n\tCOPY . /tmp/build-features/\n\t";
@@ -83,10 +85,10 @@ fn from_lines(text: &str) -> Vec<FromLine> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
-        if body.trim_start().to_ascii_uppercase().starts_with("FROM") {
-            if let Some(from) = parse_from(body, offset) {
-                out.push(from);
-            }
+        if body.trim_start().to_ascii_uppercase().starts_with("FROM")
+            && let Some(from) = parse_from(body, offset)
+        {
+            out.push(from);
         }
         offset += line.len();
     }
@@ -134,10 +136,10 @@ pub fn strip_syntax_line(text: &str) -> &str {
         let rest = rest.trim_start();
         if rest.len() >= 6 && rest[..6].eq_ignore_ascii_case("syntax") {
             let after = rest[6..].trim_start();
-            if after.starts_with('=') {
-                if let Some(nl) = trimmed.find(['\n', '\r']) {
-                    return &trimmed[nl + 1..];
-                }
+            if after.starts_with('=')
+                && let Some(nl) = trimmed.find(['\n', '\r'])
+            {
+                return &trimmed[nl + 1..];
             }
         }
     }
@@ -160,13 +162,13 @@ pub fn effective_user(text: &str, stage: Option<&str>) -> Option<String> {
         let from = &lines[index];
         let end = lines.get(index + 1).map_or(text.len(), |l| l.line_start);
         let body = text.get(from.line_start..end).unwrap_or("");
-        let user = body.lines().filter_map(|l| {
+        let mut user = body.lines().filter_map(|l| {
             let t = l.trim_start();
             let (word, rest) = t.split_at(t.find(char::is_whitespace).unwrap_or(t.len()));
             word.eq_ignore_ascii_case("USER")
                 .then(|| rest.trim().to_string())
         });
-        if let Some(user) = user.last().filter(|u| !u.is_empty()) {
+        if let Some(user) = user.next_back().filter(|u| !u.is_empty()) {
             return Some(user);
         }
         index = lines[..index].iter().position(|l| {
@@ -292,9 +294,10 @@ pub fn features_block(
         layers.push_str(&env_lines(&feature.container_env(), false));
         let id = &feature.consecutive_id;
         let dest = format!("/tmp/dev-container-features/{id}");
-        layers.push_str(&format!(
+        let _ = write!(
+            layers,
             "\nCOPY --chown=root:root --from=dev_containers_feature_content_source /tmp/build-features/{id} {dest}\nRUN chmod -R 0755 {dest} \\\n&& cd {dest} \\\n&& chmod +x ./devcontainer-features-install.sh \\\n&& ./devcontainer-features-install.sh\n\n"
-        ));
+        );
     }
     let template = "\n\n#{nonBuildKitFeatureContentFallback}\n\nARG _DEV_CONTAINERS_BASE_IMAGE=scratch\n\nFROM $_DEV_CONTAINERS_BASE_IMAGE AS dev_containers_feature_content_normalize\nUSER root\nCOPY --from=dev_containers_feature_content_source /tmp/build-features/devcontainer-features.builtin.env /tmp/build-features/\nRUN chmod -R 0755 /tmp/build-features/\n\nFROM $_DEV_CONTAINERS_BASE_IMAGE AS dev_containers_target_stage\n\nUSER root\n\nRUN mkdir -p /tmp/dev-container-features\nCOPY --from=dev_containers_feature_content_normalize /tmp/build-features/ /tmp/dev-container-features\n\n#{featureLayer}\n\n#{containerEnv}\n\nARG _DEV_CONTAINERS_IMAGE_USER=root\nUSER $_DEV_CONTAINERS_IMAGE_USER\n\n#{devcontainerMetadata}\n\n#{containerEnvMetadata}\n";
     let mut out = js_replace(

@@ -116,39 +116,41 @@ fn type_name(value: &Value) -> &'static str {
 }
 
 /// The reference's option comparison: by kind, then key count, sorted keys, values.
-fn compare_options(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::String(x), Value::String(y)) => locale_compare(x, y),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Object(x), Value::Object(y)) => {
-            if x.len() != y.len() {
-                return x.len().cmp(&y.len());
-            }
-            let mut xk: Vec<&String> = x.keys().collect();
-            let mut yk: Vec<&String> = y.keys().collect();
-            xk.sort();
-            yk.sort();
-            for (kx, ky) in xk.into_iter().zip(yk) {
-                if kx != ky {
-                    return locale_compare(kx, ky);
-                }
-                let ord = match (x.get(kx), y.get(ky)) {
-                    (Some(Value::String(p)), Some(Value::String(q))) => locale_compare(p, q),
-                    (Some(Value::Bool(p)), Some(Value::Bool(q))) => p.cmp(q),
-                    _ => Ordering::Equal,
-                };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            Ordering::Equal
-        }
+fn compare_options(left: &Value, right: &Value) -> Ordering {
+    match (left, right) {
+        (Value::String(l), Value::String(r)) => locale_compare(l, r),
+        (Value::Bool(l), Value::Bool(r)) => l.cmp(r),
+        (Value::Object(l), Value::Object(r)) => compare_option_maps(l, r),
         (
             Value::Object(_) | Value::Null | Value::Array(_),
             Value::Object(_) | Value::Null | Value::Array(_),
         ) => Ordering::Equal,
-        _ => type_name(a).cmp(type_name(b)),
+        _ => type_name(left).cmp(type_name(right)),
     }
+}
+
+fn compare_option_maps(left: &Map<String, Value>, right: &Map<String, Value>) -> Ordering {
+    if left.len() != right.len() {
+        return left.len().cmp(&right.len());
+    }
+    let mut left_keys: Vec<&String> = left.keys().collect();
+    let mut right_keys: Vec<&String> = right.keys().collect();
+    left_keys.sort();
+    right_keys.sort();
+    for (lk, rk) in left_keys.into_iter().zip(right_keys) {
+        if lk != rk {
+            return locale_compare(lk, rk);
+        }
+        let ord = match (left.get(lk), right.get(rk)) {
+            (Some(Value::String(lv)), Some(Value::String(rv))) => locale_compare(lv, rv),
+            (Some(Value::Bool(lv)), Some(Value::Bool(rv))) => lv.cmp(rv),
+            _ => Ordering::Equal,
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
 }
 
 fn compare_nodes(a: &Node, b: &Node) -> Ordering {
@@ -200,76 +202,47 @@ fn load_node(
     })
 }
 
-/// Resolve the config's Features and compute their install order.
-pub fn resolve(
+fn probe(user_id: &str, options: &Value, path: String) -> Node {
+    Node {
+        user_id: user_id.to_string(),
+        options: options.clone(),
+        path,
+        metadata: Map::new(),
+        depends_on: Vec::new(),
+        installs_after: Vec::new(),
+        priority: 0,
+    }
+}
+
+/// The worklist: user Features, then every `dependsOn`, recursively, de-duplicated.
+fn worklist(
     features: &[(String, Value)],
-    override_order: &[String],
     config_folder: &str,
     workspace: &str,
-    mut read: impl FnMut(&str) -> Result<String, DevcontainerError>,
-) -> Result<Vec<ResolvedFeature>, DevcontainerError> {
-    // Build the worklist: user Features, then every dependsOn, recursively, de-duplicated.
+    read: &mut impl FnMut(&str) -> Result<String, DevcontainerError>,
+) -> Result<Vec<Node>, DevcontainerError> {
     let mut queue: std::collections::VecDeque<(String, Value)> = features.iter().cloned().collect();
     let mut nodes: Vec<Node> = Vec::new();
     while let Some((user_id, options)) = queue.pop_front() {
         let path = resolve_path(&user_id, config_folder, workspace)?;
-        let probe = Node {
-            user_id: user_id.clone(),
-            options: options.clone(),
-            path,
-            metadata: Map::new(),
-            depends_on: Vec::new(),
-            installs_after: Vec::new(),
-            priority: 0,
-        };
-        if nodes.iter().any(|n| same_feature(n, &probe)) {
+        let candidate = probe(&user_id, &options, path);
+        if nodes.iter().any(|n| same_feature(n, &candidate)) {
             continue;
         }
-        let node = load_node(&user_id, options, config_folder, workspace, &mut read)?;
+        let node = load_node(&user_id, options, config_folder, workspace, read)?;
         queue.extend(node.depends_on.iter().cloned());
         nodes.push(node);
     }
-    // installsAfter names resolve to paths; those not in the set are dropped.
-    let mut soft: Vec<Vec<String>> = Vec::new();
-    for node in &nodes {
-        let mut deps = Vec::new();
-        for id in &node.installs_after {
-            let path = resolve_path(id, config_folder, workspace)?;
-            if nodes.iter().any(|n| n.path == path) {
-                deps.push(path);
-            }
-        }
-        soft.push(deps);
-    }
-    let count = override_order.len();
-    for (i, id) in override_order.iter().enumerate().rev() {
-        let path = resolve_path(id, config_folder, workspace)?;
-        for node in &mut nodes {
-            if node.path == path {
-                node.priority = node.priority.max(count - i);
-            }
-        }
-    }
-    let hard: Vec<Vec<Node>> = nodes
-        .iter()
-        .map(|n| {
-            n.depends_on
-                .iter()
-                .map(|(id, options)| {
-                    Ok(Node {
-                        user_id: id.clone(),
-                        options: options.clone(),
-                        path: resolve_path(id, config_folder, workspace)?,
-                        metadata: Map::new(),
-                        depends_on: Vec::new(),
-                        installs_after: Vec::new(),
-                        priority: 0,
-                    })
-                })
-                .collect::<Result<Vec<_>, DevcontainerError>>()
-        })
-        .collect::<Result<_, _>>()?;
+    Ok(nodes)
+}
 
+/// Round by round: every Feature whose dependencies are installed, highest override priority
+/// first, sorted stably; a round with no candidates means a cycle.
+fn install_order(
+    nodes: &[Node],
+    hard: &[Vec<Node>],
+    soft: &[Vec<String>],
+) -> Result<Vec<usize>, DevcontainerError> {
     let mut remaining: Vec<usize> = (0..nodes.len()).collect();
     let mut order: Vec<usize> = Vec::new();
     while !remaining.is_empty() {
@@ -301,6 +274,55 @@ pub fn resolve(
         round.sort_by(|&a, &b| compare_nodes(&nodes[a], &nodes[b]));
         order.extend(round);
     }
+    Ok(order)
+}
+
+/// Resolve the config's Features and compute their install order.
+pub fn resolve(
+    features: &[(String, Value)],
+    override_order: &[String],
+    config_folder: &str,
+    workspace: &str,
+    mut read: impl FnMut(&str) -> Result<String, DevcontainerError>,
+) -> Result<Vec<ResolvedFeature>, DevcontainerError> {
+    let mut nodes = worklist(features, config_folder, workspace, &mut read)?;
+    // installsAfter names resolve to paths; those not in the set are dropped.
+    let mut soft: Vec<Vec<String>> = Vec::new();
+    for node in &nodes {
+        let mut deps = Vec::new();
+        for id in &node.installs_after {
+            let path = resolve_path(id, config_folder, workspace)?;
+            if nodes.iter().any(|n| n.path == path) {
+                deps.push(path);
+            }
+        }
+        soft.push(deps);
+    }
+    let count = override_order.len();
+    for (i, id) in override_order.iter().enumerate().rev() {
+        let path = resolve_path(id, config_folder, workspace)?;
+        for node in &mut nodes {
+            if node.path == path {
+                node.priority = node.priority.max(count - i);
+            }
+        }
+    }
+    let hard: Vec<Vec<Node>> = nodes
+        .iter()
+        .map(|n| {
+            n.depends_on
+                .iter()
+                .map(|(id, options)| {
+                    Ok(probe(
+                        id,
+                        options,
+                        resolve_path(id, config_folder, workspace)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, DevcontainerError>>()
+        })
+        .collect::<Result<_, _>>()?;
+    let order = install_order(&nodes, &hard, &soft)?;
     Ok(order
         .into_iter()
         .enumerate()

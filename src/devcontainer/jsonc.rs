@@ -341,12 +341,11 @@ impl<'a> Parser<'a> {
             }
         }
         let literal = self.text.get(start..self.pos).unwrap_or("0");
-        if is_integer {
-            if let Ok(n) = literal.parse::<i64>() {
-                if n.unsigned_abs() <= MAX_SAFE_INTEGER {
-                    return Ok(Value::Number(n.into()));
-                }
-            }
+        if is_integer
+            && let Ok(n) = literal.parse::<i64>()
+            && n.unsigned_abs() <= MAX_SAFE_INTEGER
+        {
+            return Ok(Value::Number(n.into()));
         }
         let float: f64 = literal.parse().map_err(|_| self.error("invalid number"))?;
         Ok(js_number(float))

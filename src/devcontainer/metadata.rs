@@ -233,13 +233,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
+    fn obj(v: &Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
     }
 
     #[test]
     fn picks_in_reference_order() {
-        let config = obj(json!({"remoteEnv": {"A": "1"}, "image": "x", "postCreateCommand": "p"}));
+        let config = obj(&json!({"remoteEnv": {"A": "1"}, "image": "x", "postCreateCommand": "p"}));
         let entry = config_entry(&config);
         assert_eq!(
             label_value(&[entry]),
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn dockerfile_label_escapes() {
-        let label = dockerfile_label(&[obj(json!({"id": "./a"})), obj(json!({"x": "$\"\\"}))]);
+        let label = dockerfile_label(&[obj(&json!({"id": "./a"})), obj(&json!({"x": "$\"\\"}))]);
         assert_eq!(
             label,
             "LABEL devcontainer.metadata=\"[ \\\n{\\\"id\\\":\\\"./a\\\"}, \\\n{\\\"x\\\":\\\"\\$\\\\\\\"\\\\\\\\\\\"} \\\n]\""
@@ -261,13 +261,13 @@ mod tests {
     fn merge_rules() {
         let merged = merge(&[
             obj(
-                json!({"init": true, "capAdd": ["A"], "mounts": ["source=x,target=/t"], "entrypoint": "/e"}),
+                &json!({"init": true, "capAdd": ["A"], "mounts": ["source=x,target=/t"], "entrypoint": "/e"}),
             ),
             obj(
-                json!({"capAdd": ["A", "B"], "mounts": [{"type": "volume", "target": "/t"}],
+                &json!({"capAdd": ["A", "B"], "mounts": [{"type": "volume", "target": "/t"}],
                        "containerEnv": {"K": "1"}, "overrideCommand": false, "remoteUser": "u"}),
             ),
-            obj(json!({"containerEnv": {"K": "2", "L": "3"}, "postCreateCommand": "p"})),
+            obj(&json!({"containerEnv": {"K": "2", "L": "3"}, "postCreateCommand": "p"})),
         ]);
         assert!(merged.init && !merged.privileged);
         assert_eq!(merged.cap_add, ["A", "B"]);

@@ -26,38 +26,35 @@ pub fn migrate_legacy(config: &mut Map<String, Value>) {
     let Some(vscode_map) = vscode.as_object_mut() else {
         return;
     };
-    if has_extensions {
-        if let Some(extensions) = config.shift_remove("extensions") {
-            let mut list = match vscode_map.get("extensions") {
-                Some(Value::Array(items)) => items.clone(),
-                _ => Vec::new(),
-            };
-            match extensions {
-                Value::Array(items) => list.extend(items),
-                other => list.push(other),
-            }
-            vscode_map.insert("extensions".to_string(), Value::Array(list));
+    if has_extensions && let Some(extensions) = config.shift_remove("extensions") {
+        let mut list = match vscode_map.get("extensions") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        match extensions {
+            Value::Array(items) => list.extend(items),
+            other => list.push(other),
         }
+        vscode_map.insert("extensions".to_string(), Value::Array(list));
     }
-    if has_settings {
-        if let Some(settings) = config.shift_remove("settings") {
-            // `{...legacy, ...existing}`: existing keys win, legacy order comes first.
-            let mut merged = match settings {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            };
-            if let Some(Value::Object(existing)) = vscode_map.get("settings") {
-                for (k, v) in existing {
-                    merged.insert(k.clone(), v.clone());
-                }
+    if has_settings && let Some(settings) = config.shift_remove("settings") {
+        // `{...legacy, ...existing}`: existing keys win, legacy order comes first.
+        let mut merged = match settings {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        if let Some(Value::Object(existing)) = vscode_map.get("settings") {
+            for (k, v) in existing {
+                merged.insert(k.clone(), v.clone());
             }
-            vscode_map.insert("settings".to_string(), Value::Object(merged));
         }
+        vscode_map.insert("settings".to_string(), Value::Object(merged));
     }
-    if has_dev_port && !vscode_map.contains_key("devPort") {
-        if let Some(port) = config.shift_remove("devPort") {
-            vscode_map.insert("devPort".to_string(), port);
-        }
+    if has_dev_port
+        && !vscode_map.contains_key("devPort")
+        && let Some(port) = config.shift_remove("devPort")
+    {
+        vscode_map.insert("devPort".to_string(), port);
     }
     custom_map.insert("vscode".to_string(), vscode);
     config.insert("customizations".to_string(), customizations);

@@ -265,33 +265,33 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn dc(v: Value) -> DevContainer {
+    fn dc(v: &Value) -> DevContainer {
         DevContainer::from_json(v.as_object().unwrap())
     }
 
     #[test]
     fn kinds_in_reference_order() {
         assert_eq!(
-            dc(json!({"image": "a", "build": {"dockerfile": "D"}})).kind,
+            dc(&json!({"image": "a", "build": {"dockerfile": "D"}})).kind,
             Kind::Dockerfile {
                 dockerfile: "D".into(),
                 context: None
             }
         );
         assert_eq!(
-            dc(json!({"dockerFile": "D", "context": "..", "build": {"args": {"A": "1"}}})).kind,
+            dc(&json!({"dockerFile": "D", "context": "..", "build": {"args": {"A": "1"}}})).kind,
             Kind::Dockerfile {
                 dockerfile: "D".into(),
                 context: Some("..".into())
             }
         );
-        assert_eq!(dc(json!({"image": "a"})).kind, Kind::Image("a".into()));
-        assert_eq!(dc(json!({"name": "x"})).kind, Kind::None);
+        assert_eq!(dc(&json!({"image": "a"})).kind, Kind::Image("a".into()));
+        assert_eq!(dc(&json!({"name": "x"})).kind, Kind::None);
     }
 
     #[test]
     fn mounts_render_like_the_reference() {
-        let m = dc(json!({"mounts": [
+        let m = dc(&json!({"mounts": [
             {"type": "volume", "target": "/t", "uid": 1},
             {"type": "bind", "source": "/s", "target": "/u"},
             "source=a,target=/v,type=volume"
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn values_print_like_javascript() {
-        let d = dc(json!({"containerEnv": {"N": 5, "B": true}, "runArgs": ["-e", 1]}));
+        let d = dc(&json!({"containerEnv": {"N": 5, "B": true}, "runArgs": ["-e", 1]}));
         assert_eq!(
             d.container_env,
             vec![("N".into(), "5".into()), ("B".into(), "true".into())]

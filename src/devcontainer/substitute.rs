@@ -52,23 +52,20 @@ pub fn replace_vars<E>(
         let close = after.find('}');
         let inner_end =
             close.filter(|&end| !after[..end].contains(['\n', '\r', '\u{2028}', '\u{2029}']));
-        match inner_end {
-            Some(end) => {
-                out.push_str(&rest[..start]);
-                let inner = &after[..end];
-                let whole = &rest[start..start + 2 + end + 1];
-                let mut parts = inner.split(':');
-                let name = parts.next().unwrap_or("");
-                let args: Vec<&str> = parts.collect();
-                out.push_str(&resolve(whole, name, &args)?);
-                rest = &after[end + 1..];
-            }
-            None => {
-                // Try again from the next character, as a global regex does.
-                let skip = start + 1;
-                out.push_str(&rest[..skip]);
-                rest = &rest[skip..];
-            }
+        if let Some(end) = inner_end {
+            out.push_str(&rest[..start]);
+            let inner = &after[..end];
+            let whole = &rest[start..=start + 2 + end];
+            let mut parts = inner.split(':');
+            let name = parts.next().unwrap_or("");
+            let args: Vec<&str> = parts.collect();
+            out.push_str(&resolve(whole, name, &args)?);
+            rest = &after[end + 1..];
+        } else {
+            // Try again from the next character, as a global regex does.
+            let skip = start + 1;
+            out.push_str(&rest[..skip]);
+            rest = &rest[skip..];
         }
     }
     out.push_str(rest);

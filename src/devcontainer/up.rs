@@ -112,7 +112,7 @@ fn sanitize_image_name(name: &str) -> String {
         let group_len = match (c, next) {
             ('.', Some(n)) if sep(n) => Some(2),
             ('_', Some('_')) if chars.get(i + 2).is_some_and(|&n| sep(n)) => Some(3),
-            ('_', Some(n)) if matches!(n, '.' | '-') => Some(2),
+            ('_', Some('.' | '-')) => Some(2),
             ('-', _) => {
                 let mut j = i;
                 while chars.get(j) == Some(&'-') {
@@ -125,18 +125,15 @@ fn sanitize_image_name(name: &str) -> String {
             }
             _ => None,
         };
-        match group_len {
-            Some(len) => {
-                out.extend(&chars[i..i + len - 1]);
-                i += len;
-                while chars.get(i).is_some_and(|&n| sep(n)) {
-                    i += 1;
-                }
-            }
-            None => {
-                out.push(c);
+        if let Some(len) = group_len {
+            out.extend(&chars[i..i + len - 1]);
+            i += len;
+            while chars.get(i).is_some_and(|&n| sep(n)) {
                 i += 1;
             }
+        } else {
+            out.push(c);
+            i += 1;
         }
     }
     out
@@ -155,18 +152,27 @@ fn keep_alive_script(entrypoints: &[String]) -> String {
     )
 }
 
-/// Build the plan.
-pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
+/// Metadata entries of base image, Features and devcontainer.json: raw (for labels) and
+/// substituted (for the merge).
+struct Entries {
+    raw: Vec<Map<String, Value>>,
+    config: Vec<Map<String, Value>>,
+}
+
+fn as_object(value: Value) -> Map<String, Value> {
+    if let Value::Object(map) = value {
+        map
+    } else {
+        Map::new()
+    }
+}
+
+fn entries(
+    inputs: &UpInputs<'_>,
+    config: &Map<String, Value>,
+    id: &str,
+) -> Result<Entries, DevcontainerError> {
     let loaded = inputs.loaded;
-    let config_path = || std::path::PathBuf::from(&loaded.config_file);
-    let labels = id_labels(loaded);
-    let id = substitute::devcontainer_id(&labels);
-    let config =
-        match substitute::substitute_devcontainer_id(&Value::Object(loaded.config.clone()), &id) {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-    let dc = DevContainer::from_json(&config);
     let file_name = basename_posix(&loaded.config_file).to_string();
     let container_folder = loaded
         .workspace
@@ -180,8 +186,6 @@ pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
         container_workspace_folder: container_folder.as_deref(),
         config_file_name: &file_name,
     };
-
-    // Metadata entries: raw for labels, substituted for the merge.
     let feature_raw: Vec<Map<String, Value>> = inputs
         .features
         .iter()
@@ -192,204 +196,212 @@ pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
         let local = vars
             .substitute(&Value::Object(entry.clone()))
             .map_err(|err| DevcontainerError::Substitution {
-                path: config_path(),
+                path: loaded.config_file.clone().into(),
                 message: err.to_string(),
             })?;
-        if let Value::Object(map) = substitute::substitute_devcontainer_id(&local, &id) {
-            feature_config.push(map);
-        }
+        feature_config.push(as_object(substitute::substitute_devcontainer_id(
+            &local, id,
+        )));
     }
-    let raw_entries = metadata::non_empty(
-        inputs
-            .image
-            .metadata
-            .iter()
-            .cloned()
-            .chain(feature_raw.iter().cloned())
-            .chain([metadata::config_entry(&loaded.raw)])
-            .collect(),
-    );
-    let config_entries = metadata::non_empty(
-        inputs
-            .image
-            .metadata
-            .iter()
-            .cloned()
-            .chain(feature_config)
-            .chain([metadata::config_entry(&config)])
-            .collect(),
-    );
-    let merged = metadata::merge(&config_entries);
-    let base_name = image_base_name(&loaded.workspace_folder);
-    let config_folder = loaded.config_folder();
-    let has_features = !inputs.features.is_empty();
-    let extended_path = format!("{}/Dockerfile.extended", inputs.features_folder);
-    let content_path = format!("{}/Dockerfile.buildContent", inputs.features_folder);
-    let content_build = vec![
-        "build".to_string(),
-        "-t".to_string(),
-        CONTENT_IMAGE.to_string(),
-        "-f".to_string(),
-        content_path.clone(),
-        inputs.features_folder.to_string(),
-    ];
-    let feature_users = |image_user: &str| {
-        let container_user = merged
+    let base = inputs.image.metadata.iter().cloned();
+    Ok(Entries {
+        raw: metadata::non_empty(
+            base.clone()
+                .chain(feature_raw)
+                .chain([metadata::config_entry(&loaded.raw)])
+                .collect(),
+        ),
+        config: metadata::non_empty(
+            base.chain(feature_config)
+                .chain([metadata::config_entry(config)])
+                .collect(),
+        ),
+    })
+}
+
+/// The image to run, the build calls and generated files that produce it, and labels for
+/// the container.
+#[derive(Default)]
+struct Built {
+    image: String,
+    build: Vec<Vec<String>>,
+    dockerfiles: Vec<(String, String)>,
+    container_labels: Vec<String>,
+}
+
+struct BuildContext<'a> {
+    inputs: &'a UpInputs<'a>,
+    dc: &'a DevContainer,
+    merged: &'a Merged,
+    label_line: String,
+    base_name: String,
+}
+
+impl BuildContext<'_> {
+    fn content_path(&self) -> String {
+        format!("{}/Dockerfile.buildContent", self.inputs.features_folder)
+    }
+
+    /// The helper image with the Features' files (classic builder).
+    fn push_content_build(&self, built: &mut Built) {
+        built.build.push(vec![
+            "build".to_string(),
+            "-t".to_string(),
+            CONTENT_IMAGE.to_string(),
+            "-f".to_string(),
+            self.content_path(),
+            self.inputs.features_folder.to_string(),
+        ]);
+        built
+            .dockerfiles
+            .push((self.content_path(), BUILD_CONTENT_DOCKERFILE.to_string()));
+    }
+
+    /// (containerUser, remoteUser) for the Feature install layers.
+    fn feature_users(&self, image_user: &str) -> (String, String) {
+        let container_user = self
+            .merged
             .container_user
             .clone()
             .unwrap_or_else(|| image_user.to_string());
-        let remote_user = merged
+        let remote_user = self
+            .merged
             .remote_user
             .clone()
             .unwrap_or_else(|| container_user.clone());
         (container_user, remote_user)
-    };
-    let label_line = metadata::dockerfile_label(&raw_entries);
+    }
 
-    let mut build = Vec::new();
-    let mut dockerfiles = Vec::new();
-    let mut container_labels = Vec::new();
-    let image = match &dc.kind {
-        Kind::Image(image) if !has_features => {
-            container_labels.push(format!(
-                "devcontainer.metadata={}",
-                metadata::label_value(&raw_entries)
+    fn features_block(&self, image_user: &str) -> String {
+        let (container_user, remote_user) = self.feature_users(image_user);
+        dockerfile::features_block(
+            self.inputs.features,
+            &container_user,
+            &remote_user,
+            &self.label_line,
+            &self.dc.container_env,
+        )
+    }
+
+    fn image_with_features(&self, image: &str) -> Built {
+        let mut built = Built::default();
+        let image_user = self.inputs.image.user_or_root();
+        let content = format!(
+            "{}{}",
+            dockerfile::features_prefix(None),
+            self.features_block(&image_user)
+        );
+        let name = if image.starts_with(&self.base_name) {
+            format!("{image}-features")
+        } else {
+            format!("{}-features", self.base_name)
+        };
+        let extended_path = format!("{}/Dockerfile.extended", self.inputs.features_folder);
+        self.push_content_build(&mut built);
+        built.build.push(
+            [
+                "build",
+                "--build-arg",
+                &format!("_DEV_CONTAINERS_BASE_IMAGE={image}"),
+                "--build-arg",
+                &format!("_DEV_CONTAINERS_IMAGE_USER={image_user}"),
+                "--build-arg",
+                &format!("_DEV_CONTAINERS_FEATURE_CONTENT_SOURCE={CONTENT_IMAGE}"),
+                "--target",
+                TARGET_STAGE,
+                "-f",
+                &extended_path,
+                "-t",
+                &name,
+                self.inputs.empty_folder,
+            ]
+            .map(str::to_string)
+            .to_vec(),
+        );
+        built.dockerfiles.push((extended_path, content));
+        built.image = name;
+        built
+    }
+
+    fn dockerfile(
+        &self,
+        file: &str,
+        build_context: Option<&String>,
+    ) -> Result<Built, DevcontainerError> {
+        let mut built = Built::default();
+        let config_folder = self.inputs.loaded.config_folder();
+        let dockerfile_path = resolve_posix(&config_folder, file);
+        let Some(text) = self.inputs.dockerfile_text else {
+            return Err(DevcontainerError::DockerfileNotFound {
+                path: dockerfile_path.into(),
+            });
+        };
+        let (stage, modified) = match &self.dc.build_target {
+            Some(target) => (target.clone(), None),
+            None => dockerfile::name_last_stage(text, AUTO_STAGE).map_err(|message| {
+                DevcontainerError::Dockerfile {
+                    path: dockerfile_path.clone().into(),
+                    message,
+                }
+            })?,
+        };
+        let user_file = modified.as_deref().unwrap_or(text);
+        let syntax = dockerfile::syntax_directive(text);
+        let with_features = format!("{}/Dockerfile-with-features", self.inputs.features_folder);
+        let mut stage_args = vec![("_DEV_CONTAINERS_BASE_IMAGE".to_string(), stage)];
+        let content = if self.inputs.features.is_empty() {
+            dockerfile::without_features(user_file, syntax.as_deref(), &self.label_line)
+        } else {
+            let image_user = dockerfile::effective_user(text, self.dc.build_target.as_deref())
+                .unwrap_or_else(|| self.inputs.image.user_or_root());
+            let block = self.features_block(&image_user);
+            stage_args.push(("_DEV_CONTAINERS_IMAGE_USER".to_string(), image_user));
+            stage_args.push((
+                "_DEV_CONTAINERS_FEATURE_CONTENT_SOURCE".to_string(),
+                CONTENT_IMAGE.to_string(),
             ));
-            image.clone()
+            self.push_content_build(&mut built);
+            format!(
+                "{}{}\n{block}",
+                dockerfile::features_prefix(syntax.as_deref()),
+                dockerfile::strip_syntax_line(user_file),
+            )
+        };
+        let context_path = match build_context {
+            Some(ctx) => resolve_posix(&config_folder, ctx),
+            None => dirname_posix(&dockerfile_path),
+        };
+        let mut args = vec![
+            "build".to_string(),
+            "-f".to_string(),
+            with_features.clone(),
+            "-t".to_string(),
+            self.base_name.clone(),
+            "--target".to_string(),
+            TARGET_STAGE.to_string(),
+        ];
+        for cache in &self.dc.cache_from {
+            args.extend(["--cache-from".to_string(), cache.clone()]);
         }
-        Kind::Image(image) => {
-            let image_user = inputs.image.user_or_root();
-            let (container_user, remote_user) = feature_users(&image_user);
-            let content = format!(
-                "{}{}",
-                dockerfile::features_prefix(None),
-                dockerfile::features_block(
-                    inputs.features,
-                    &container_user,
-                    &remote_user,
-                    &label_line,
-                    &dc.container_env
-                )
-            );
-            let name = if image.starts_with(&base_name) {
-                format!("{image}-features")
-            } else {
-                format!("{base_name}-features")
-            };
-            build.push(content_build);
-            dockerfiles.push((content_path, BUILD_CONTENT_DOCKERFILE.to_string()));
-            build.push(
-                [
-                    "build",
-                    "--build-arg",
-                    &format!("_DEV_CONTAINERS_BASE_IMAGE={image}"),
-                    "--build-arg",
-                    &format!("_DEV_CONTAINERS_IMAGE_USER={image_user}"),
-                    "--build-arg",
-                    &format!("_DEV_CONTAINERS_FEATURE_CONTENT_SOURCE={CONTENT_IMAGE}"),
-                    "--target",
-                    TARGET_STAGE,
-                    "-f",
-                    &extended_path,
-                    "-t",
-                    &name,
-                    inputs.empty_folder,
-                ]
-                .map(str::to_string)
-                .to_vec(),
-            );
-            dockerfiles.push((extended_path, content));
-            name
-        }
-        Kind::Dockerfile {
-            dockerfile: file,
-            context,
-        } => {
-            let dockerfile_path = resolve_posix(&config_folder, file);
-            let Some(text) = inputs.dockerfile_text else {
-                return Err(DevcontainerError::DockerfileNotFound {
-                    path: dockerfile_path.into(),
-                });
-            };
-            let dockerfile_err = |message: String| DevcontainerError::Dockerfile {
-                path: dockerfile_path.clone().into(),
-                message,
-            };
-            let (stage, modified) = match &dc.build_target {
-                Some(target) => (target.clone(), None),
-                None => dockerfile::name_last_stage(text, AUTO_STAGE).map_err(dockerfile_err)?,
-            };
-            let user_file = modified.as_deref().unwrap_or(text);
-            let syntax = dockerfile::syntax_directive(text);
-            let generated_path = format!("{}/Dockerfile-with-features", inputs.features_folder);
-            let mut extra_args: Vec<(String, String)> =
-                vec![("_DEV_CONTAINERS_BASE_IMAGE".to_string(), stage.clone())];
-            let content = if has_features {
-                let image_user = dockerfile::effective_user(text, dc.build_target.as_deref())
-                    .unwrap_or_else(|| inputs.image.user_or_root());
-                let (container_user, remote_user) = feature_users(&image_user);
-                extra_args.push(("_DEV_CONTAINERS_IMAGE_USER".to_string(), image_user));
-                extra_args.push((
-                    "_DEV_CONTAINERS_FEATURE_CONTENT_SOURCE".to_string(),
-                    CONTENT_IMAGE.to_string(),
-                ));
-                build.push(content_build);
-                dockerfiles.push((content_path, BUILD_CONTENT_DOCKERFILE.to_string()));
-                format!(
-                    "{}{}\n{}",
-                    dockerfile::features_prefix(syntax.as_deref()),
-                    dockerfile::strip_syntax_line(user_file),
-                    dockerfile::features_block(
-                        inputs.features,
-                        &container_user,
-                        &remote_user,
-                        &label_line,
-                        &dc.container_env
-                    )
-                )
-            } else {
-                dockerfile::without_features(user_file, syntax.as_deref(), &label_line)
-            };
-            let context_path = match context {
-                Some(ctx) => resolve_posix(&config_folder, ctx),
-                None => dirname_posix(&dockerfile_path),
-            };
-            let mut args = vec![
-                "build".to_string(),
-                "-f".to_string(),
-                generated_path.clone(),
-                "-t".to_string(),
-                base_name.clone(),
-                "--target".to_string(),
-                TARGET_STAGE.to_string(),
-            ];
-            for cache in &dc.cache_from {
-                args.extend(["--cache-from".to_string(), cache.clone()]);
-            }
-            for (k, v) in &dc.build_args {
-                args.extend(["--build-arg".to_string(), format!("{k}={v}")]);
-            }
-            args.extend(dc.build_options.iter().cloned());
-            for (k, v) in extra_args {
-                args.extend(["--build-arg".to_string(), format!("{k}={v}")]);
-            }
-            args.push(context_path);
-            build.push(args);
-            dockerfiles.push((generated_path, content));
-            base_name.clone()
-        }
-        Kind::Compose { .. } => {
-            return Err(DevcontainerError::ComposeUnsupported {
-                path: config_path(),
-            });
-        }
-        Kind::None => {
-            return Err(DevcontainerError::MissingKind {
-                path: config_path(),
-            });
-        }
-    };
+        let build_arg = |(k, v): &(String, String)| ["--build-arg".to_string(), format!("{k}={v}")];
+        args.extend(self.dc.build_args.iter().flat_map(build_arg));
+        args.extend(self.dc.build_options.iter().cloned());
+        args.extend(stage_args.iter().flat_map(build_arg));
+        args.push(context_path);
+        built.build.push(args);
+        built.dockerfiles.push((with_features, content));
+        built.image.clone_from(&self.base_name);
+        Ok(built)
+    }
+}
 
+fn run_argv(
+    inputs: &UpInputs<'_>,
+    dc: &DevContainer,
+    merged: &Merged,
+    labels: &BTreeMap<String, String>,
+    built: &Built,
+) -> Vec<String> {
     let mut run: Vec<String> = ["run", "--sig-proxy=false", "-a", "STDOUT", "-a", "STDERR"]
         .map(str::to_string)
         .to_vec();
@@ -400,18 +412,14 @@ pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
         };
         run.extend(["-p".to_string(), value]);
     }
-    if let Some(mount) = loaded
-        .workspace
-        .workspace_mount
-        .as_ref()
-        .filter(|m| js_truthy(m))
-    {
+    let workspace_mount = inputs.loaded.workspace.workspace_mount.as_ref();
+    if let Some(mount) = workspace_mount.filter(|m| js_truthy(m)) {
         run.extend(["--mount".to_string(), js_string(mount)]);
     }
     for mount in &merged.mounts {
         run.extend(["--mount".to_string(), mount.to_arg()]);
     }
-    for (k, v) in &labels_in_reference_order(&labels) {
+    for (k, v) in &labels_in_reference_order(labels) {
         run.extend(["-l".to_string(), format!("{k}={v}")]);
     }
     for (k, v) in &merged.container_env {
@@ -434,10 +442,10 @@ pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
         run.extend(["--security-opt".to_string(), opt.clone()]);
     }
     run.extend(["--entrypoint".to_string(), "/bin/sh".to_string()]);
-    for label in container_labels {
-        run.extend(["-l".to_string(), label]);
+    for label in &built.container_labels {
+        run.extend(["-l".to_string(), label.clone()]);
     }
-    run.push(image.clone());
+    run.push(built.image.clone());
     run.extend([
         "-c".to_string(),
         keep_alive_script(&merged.entrypoints),
@@ -447,11 +455,60 @@ pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
         run.extend(inputs.image.entrypoint.iter().cloned());
         run.extend(inputs.image.cmd.iter().cloned());
     }
+    run
+}
+
+/// Build the plan.
+pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
+    let loaded = inputs.loaded;
+    let config_path = || std::path::PathBuf::from(&loaded.config_file);
+    let labels = id_labels(loaded);
+    let id = substitute::devcontainer_id(&labels);
+    let config = as_object(substitute::substitute_devcontainer_id(
+        &Value::Object(loaded.config.clone()),
+        &id,
+    ));
+    let dc = DevContainer::from_json(&config);
+    let entries = entries(inputs, &config, &id)?;
+    let merged = metadata::merge(&entries.config);
+    let ctx = BuildContext {
+        inputs,
+        dc: &dc,
+        merged: &merged,
+        label_line: metadata::dockerfile_label(&entries.raw),
+        base_name: image_base_name(&loaded.workspace_folder),
+    };
+    let built = match &dc.kind {
+        Kind::Image(image) if inputs.features.is_empty() => Built {
+            image: image.clone(),
+            container_labels: vec![format!(
+                "devcontainer.metadata={}",
+                metadata::label_value(&entries.raw)
+            )],
+            ..Built::default()
+        },
+        Kind::Image(image) => ctx.image_with_features(image),
+        Kind::Dockerfile {
+            dockerfile: file,
+            context,
+        } => ctx.dockerfile(file, context.as_ref())?,
+        Kind::Compose { .. } => {
+            return Err(DevcontainerError::ComposeUnsupported {
+                path: config_path(),
+            });
+        }
+        Kind::None => {
+            return Err(DevcontainerError::MissingKind {
+                path: config_path(),
+            });
+        }
+    };
+    let run = run_argv(inputs, &dc, &merged, &labels, &built);
     Ok(UpPlan {
-        build,
+        build: built.build,
         run,
-        dockerfiles,
-        image,
+        dockerfiles: built.dockerfiles,
+        image: built.image,
         devcontainer_id: id,
         merged,
     })

@@ -106,14 +106,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
+    fn obj(v: &Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
     }
 
     #[test]
     fn default_mount_and_folder() {
         let ws = Path::new("/workspaces/app");
-        let out = workspace_config(&obj(json!({"image": "x"})), ws, ws);
+        let out = workspace_config(&obj(&json!({"image": "x"})), ws, ws);
         assert_eq!(out.workspace_folder, Some(json!("/workspaces/app")));
         assert_eq!(
             out.workspace_mount,
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn sub_folder_of_a_repository_mounts_the_root() {
         let out = workspace_config(
-            &obj(json!({"image": "x"})),
+            &obj(&json!({"image": "x"})),
             Path::new("/src/repo/sub/dir"),
             Path::new("/src/repo"),
         );
@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn folder_alone_keeps_the_default_mount_and_comma_paths_are_quoted() {
         let ws = Path::new("/w/a,b");
-        let out = workspace_config(&obj(json!({"workspaceFolder": "/src"})), ws, ws);
+        let out = workspace_config(&obj(&json!({"workspaceFolder": "/src"})), ws, ws);
         assert_eq!(out.workspace_folder, Some(json!("/src")));
         assert_eq!(
             out.workspace_mount,
@@ -157,12 +157,12 @@ mod tests {
     fn empty_mount_key_and_compose() {
         let ws = Path::new("/w/a");
         let out = workspace_config(
-            &obj(json!({"workspaceMount": "", "workspaceFolder": "/x"})),
+            &obj(&json!({"workspaceMount": "", "workspaceFolder": "/x"})),
             ws,
             ws,
         );
         assert_eq!(out.workspace_mount, Some(json!("")));
-        let compose = workspace_config(&obj(json!({"dockerComposeFile": "c.yml"})), ws, ws);
+        let compose = workspace_config(&obj(&json!({"dockerComposeFile": "c.yml"})), ws, ws);
         assert_eq!(compose.workspace_folder, Some(json!("/")));
         assert_eq!(compose.workspace_mount, None);
     }

@@ -11,7 +11,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i32>().prop_map(|n| Value::from(i64::from(n))),
-        (-1.0e6f64..1.0e6).prop_map(|f| super::js_number(f)),
+        (-1.0e6f64..1.0e6).prop_map(super::js_number),
         "\\PC{0,12}".prop_map(Value::String),
         "[\"\\\\/\u{8}\u{c}\n\r\t\u{1}\u{1f}é☃😀]{0,6}".prop_map(Value::String),
     ];
@@ -28,18 +28,26 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn to_jsonc(value: &Value) -> String {
     match value {
         Value::Array(items) => {
-            let body: String = items
-                .iter()
-                .map(|v| format!("/* c */ {},\n", to_jsonc(v)))
-                .collect();
-            format!("[ // open\n{body}]")
+            let mut out = String::from("[ // open\n");
+            for v in items {
+                out.push_str("/* c */ ");
+                out.push_str(&to_jsonc(v));
+                out.push_str(",\n");
+            }
+            out.push(']');
+            out
         }
         Value::Object(map) => {
-            let body: String = map
-                .iter()
-                .map(|(k, v)| format!("// key\n{} : {},", Value::String(k.clone()), to_jsonc(v)))
-                .collect();
-            format!("{{{body}}}")
+            let mut out = String::from("{");
+            for (k, v) in map {
+                out.push_str("// key\n");
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(" : ");
+                out.push_str(&to_jsonc(v));
+                out.push(',');
+            }
+            out.push('}');
+            out
         }
         other => other.to_string(),
     }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::devcontainer::workspace::WorkspaceConfig;
 
-fn loaded(config: Value) -> Loaded {
+fn loaded(config: &Value) -> Loaded {
     let map = config.as_object().cloned().unwrap();
     Loaded {
         workspace_folder: "/workspaces/app".into(),
@@ -23,7 +23,7 @@ fn loaded(config: Value) -> Loaded {
     }
 }
 
-fn plan_for(config: Value, dockerfile: Option<&str>) -> UpPlan {
+fn plan_for(config: &Value, dockerfile: Option<&str>) -> UpPlan {
     let env = BTreeMap::new();
     let l = loaded(config);
     let image = ImageFacts::unlabelled_root();
@@ -42,7 +42,7 @@ fn plan_for(config: Value, dockerfile: Option<&str>) -> UpPlan {
 #[test]
 fn image_config_runs_with_metadata_label() {
     let p = plan_for(
-        json!({"image": "ubuntu", "appPort": [3000, "9000:9001"], "runArgs": ["--name", "x"],
+        &json!({"image": "ubuntu", "appPort": [3000, "9000:9001"], "runArgs": ["--name", "x"],
                "containerEnv": {"A": "${devcontainerId}"}, "capAdd": ["SYS_PTRACE"],
                "overrideCommand": false}),
         None,
@@ -64,7 +64,7 @@ fn image_config_runs_with_metadata_label() {
 #[test]
 fn dockerfile_config_builds_through_generated_file() {
     let p = plan_for(
-        json!({"build": {"dockerfile": "Dockerfile", "args": {"V": "1"}, "options": ["--platform", "x"]}}),
+        &json!({"build": {"dockerfile": "Dockerfile", "args": {"V": "1"}, "options": ["--platform", "x"]}}),
         Some("FROM debian\n"),
     );
     assert_eq!(p.image, image_base_name("/workspaces/app"));
@@ -110,7 +110,7 @@ fn compose_and_attach_configs_are_refused() {
         json!({"dockerComposeFile": "c.yml", "service": "s"}),
         json!({"name": "x"}),
     ] {
-        let l = loaded(config);
+        let l = loaded(&config);
         let result = plan(&UpInputs {
             loaded: &l,
             env: &env,
