@@ -13,7 +13,7 @@ use crate::error::{Error, ExitStatus};
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the resolved configuration as JSON (like `devcontainer read-configuration`)
-    ReadConfiguration(FolderArgs),
+    ReadConfiguration(ReadArgs),
     /// Print the docker build and run argument lists `devcontainer up` would use, as JSON
     /// (for an unlabelled base image that runs as root with `CMD ["/bin/sh"]`, no GPU)
     RunArgs(FolderArgs),
@@ -24,6 +24,17 @@ pub struct FolderArgs {
     /// The workspace folder (the project checkout)
     #[arg(long, value_name = "DIR")]
     pub workspace_folder: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub folder: FolderArgs,
+
+    /// Also print `mergedConfiguration`: the config merged with its local Features' metadata
+    /// (the base image is taken to carry no metadata label)
+    #[arg(long)]
+    pub include_merged_configuration: bool,
 }
 
 /// The devcontainer.json named by the global `--config`, if it names one. The global flag
@@ -55,8 +66,16 @@ pub async fn run(ctx: &Context, command: Command) -> Result<ExitStatus, Error> {
         Command::ReadConfiguration(args) => {
             let env = host_env();
             let config = devcontainer_config(ctx)?;
-            let loaded = devcontainer::load(&args.workspace_folder, config.as_deref(), &env)?;
-            ctx.printer.data(loaded.read_configuration_json());
+            let loaded =
+                devcontainer::load(&args.folder.workspace_folder, config.as_deref(), &env)?;
+            let mut output = loaded.read_configuration_json();
+            if args.include_merged_configuration {
+                let planned = Planned::new(&loaded)?;
+                let merged =
+                    devcontainer::up::merged_configuration(&planned.inputs(&loaded, &env))?;
+                output["mergedConfiguration"] = serde_json::Value::Object(merged);
+            }
+            ctx.printer.data(output);
             Ok(ExitStatus::Success)
         }
         Command::RunArgs(args) => {
@@ -69,55 +88,85 @@ pub async fn run(ctx: &Context, command: Command) -> Result<ExitStatus, Error> {
     }
 }
 
+/// What planning needs from disk: the Dockerfile text and the resolved local Features.
+struct Planned {
+    dockerfile_text: Option<String>,
+    features: Vec<devcontainer::features::ResolvedFeature>,
+    features_folder: String,
+    empty_folder: String,
+    // run-args cannot inspect the image: it describes an unlabelled image running as root.
+    image: devcontainer::up::ImageFacts,
+}
+
+impl Planned {
+    fn new(loaded: &devcontainer::Loaded) -> Result<Planned, Error> {
+        use devcontainer::model::Kind;
+
+        let dc = devcontainer::DevContainer::from_json(&loaded.config);
+        let config_folder = loaded.config_folder();
+        let dockerfile_text = match &dc.kind {
+            Kind::Dockerfile { dockerfile, .. } => {
+                let path = devcontainer::paths::resolve_posix(&config_folder, dockerfile);
+                if !std::path::Path::new(&path).is_file() {
+                    return Err(devcontainer::DevcontainerError::DockerfileNotFound {
+                        path: path.into(),
+                    }
+                    .into());
+                }
+                Some(devcontainer::load::read_text(&path)?)
+            }
+            _ => None,
+        };
+        let features = if matches!(dc.kind, Kind::Image(_) | Kind::Dockerfile { .. }) {
+            devcontainer::features::resolve(
+                &dc.features,
+                &dc.override_feature_install_order,
+                &config_folder,
+                &loaded.workspace_folder,
+                devcontainer::load::read_text,
+            )?
+        } else {
+            Vec::new()
+        };
+        let id = devcontainer::substitute::devcontainer_id(&devcontainer::up::id_labels(loaded));
+        let tmp = std::env::temp_dir().join("kamal-dev-devcontainer");
+        Ok(Planned {
+            dockerfile_text,
+            features,
+            features_folder: tmp
+                .join("container-features")
+                .join(&id)
+                .to_string_lossy()
+                .into_owned(),
+            empty_folder: tmp.join("empty-folder").to_string_lossy().into_owned(),
+            image: devcontainer::up::ImageFacts::unlabelled_root(),
+        })
+    }
+
+    fn inputs<'a>(
+        &'a self,
+        loaded: &'a devcontainer::Loaded,
+        env: &'a BTreeMap<String, String>,
+    ) -> devcontainer::up::UpInputs<'a> {
+        devcontainer::up::UpInputs {
+            loaded,
+            env,
+            dockerfile_text: self.dockerfile_text.as_deref(),
+            features: &self.features,
+            image: &self.image,
+            features_folder: &self.features_folder,
+            empty_folder: &self.empty_folder,
+        }
+    }
+}
+
 /// The `run-args` JSON: build and run argv plus the generated Dockerfiles.
 fn run_args_json(
     loaded: &devcontainer::Loaded,
     env: &BTreeMap<String, String>,
 ) -> Result<serde_json::Value, Error> {
-    use devcontainer::model::Kind;
-    use devcontainer::up::{self, ImageFacts, UpInputs};
-
-    let dc = devcontainer::DevContainer::from_json(&loaded.config);
-    let config_folder = loaded.config_folder();
-    let dockerfile_text = match &dc.kind {
-        Kind::Dockerfile { dockerfile, .. } => {
-            let path = devcontainer::paths::resolve_posix(&config_folder, dockerfile);
-            if !std::path::Path::new(&path).is_file() {
-                return Err(devcontainer::DevcontainerError::DockerfileNotFound {
-                    path: path.into(),
-                }
-                .into());
-            }
-            Some(devcontainer::load::read_text(&path)?)
-        }
-        _ => None,
-    };
-    let features = if matches!(dc.kind, Kind::Image(_) | Kind::Dockerfile { .. }) {
-        devcontainer::features::resolve(
-            &dc.features,
-            &dc.override_feature_install_order,
-            &config_folder,
-            &loaded.workspace_folder,
-            devcontainer::load::read_text,
-        )?
-    } else {
-        Vec::new()
-    };
-    let id = devcontainer::substitute::devcontainer_id(&up::id_labels(loaded));
-    let tmp = std::env::temp_dir().join("kamal-dev-devcontainer");
-    let features_folder = tmp.join("container-features").join(&id);
-    let empty_folder = tmp.join("empty-folder");
-    // run-args cannot inspect the image: it describes an unlabelled image running as root.
-    let image = ImageFacts::unlabelled_root();
-    let plan = up::plan(&UpInputs {
-        loaded,
-        env,
-        dockerfile_text: dockerfile_text.as_deref(),
-        features: &features,
-        image: &image,
-        features_folder: &features_folder.to_string_lossy(),
-        empty_folder: &empty_folder.to_string_lossy(),
-    })?;
+    let planned = Planned::new(loaded)?;
+    let plan = devcontainer::up::plan(&planned.inputs(loaded, env))?;
     let dockerfiles: serde_json::Map<String, serde_json::Value> = plan
         .dockerfiles
         .into_iter()

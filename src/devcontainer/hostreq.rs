@@ -18,15 +18,18 @@ pub enum GpuRequirement {
     },
 }
 
-/// Parsed host requirements; `None`/0 means "not set".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Parsed host requirements; 0 means "not set".
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HostRequirements {
-    pub cpus: u64,
+    /// CPUs; JavaScript numbers, so a fraction survives.
+    pub cpus: f64,
     /// Bytes.
     pub memory: u64,
     /// Bytes.
     pub storage: u64,
-    pub gpu: Option<GpuRequirement>,
+    /// The `gpu` value as merged by the reference (kept as written when only one entry
+    /// sets it; `false` is kept too).
+    pub gpu: Option<Value>,
 }
 
 /// Bytes from `"8gb"`, `"512mb"`, `"1024"`; 0 when the text does not match the reference's
@@ -54,23 +57,8 @@ pub fn parse_bytes(text: &str) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-fn parse_gpu(value: Option<&Value>) -> Option<GpuRequirement> {
-    match value? {
-        Value::Bool(true) => Some(GpuRequirement::Required),
-        Value::String(s) if s == "optional" => Some(GpuRequirement::Optional),
-        Value::Object(map) => Some(GpuRequirement::Detailed {
-            cores: map.get("cores").and_then(Value::as_u64).filter(|&c| c > 0),
-            memory: map
-                .get("memory")
-                .and_then(Value::as_str)
-                .map(parse_bytes)
-                .filter(|&m| m > 0),
-        }),
-        // Other truthy values still ask for a GPU.
-        Value::String(s) if !s.is_empty() => Some(GpuRequirement::Required),
-        Value::Number(n) if n.as_f64().is_some_and(|f| f != 0.0) => Some(GpuRequirement::Required),
-        _ => None,
-    }
+fn bytes_of(value: Option<&Value>) -> u64 {
+    value.and_then(Value::as_str).map_or(0, parse_bytes)
 }
 
 /// Parse one `hostRequirements` object.
@@ -78,41 +66,52 @@ pub fn parse(value: Option<&Value>) -> HostRequirements {
     let Some(Value::Object(map)) = value else {
         return HostRequirements::default();
     };
-    let text = |key: &str| map.get(key).and_then(Value::as_str).map_or(0, parse_bytes);
     HostRequirements {
-        cpus: map.get("cpus").and_then(Value::as_u64).unwrap_or(0),
-        memory: text("memory"),
-        storage: text("storage"),
-        gpu: parse_gpu(map.get("gpu")),
+        cpus: map.get("cpus").and_then(Value::as_f64).unwrap_or(0.0),
+        memory: bytes_of(map.get("memory")),
+        storage: bytes_of(map.get("storage")),
+        gpu: map.get("gpu").cloned(),
     }
 }
 
-fn merge_gpu(a: Option<GpuRequirement>, b: Option<GpuRequirement>) -> Option<GpuRequirement> {
-    match (a, b) {
-        (None, other) | (other, None) => other,
-        (Some(GpuRequirement::Optional), Some(GpuRequirement::Optional)) => {
-            Some(GpuRequirement::Optional)
-        }
-        (Some(a), Some(b)) => {
-            let parts = |g: &GpuRequirement| match g {
-                GpuRequirement::Detailed { cores, memory } => {
-                    (cores.unwrap_or(0), memory.unwrap_or(0))
-                }
-                _ => (0, 0),
-            };
-            let (ac, am) = parts(&a);
-            let (bc, bm) = parts(&b);
-            let cores = ac.max(bc);
-            let memory = am.max(bm);
-            Some(GpuRequirement::Detailed {
-                cores: (cores > 0).then_some(cores),
-                memory: (memory > 0).then_some(memory),
-            })
-        }
-    }
+fn absent_or_false(value: Option<&Value>) -> bool {
+    matches!(value, None | Some(Value::Bool(false)))
 }
 
-/// Merge several entries: the maximum of each field.
+/// The reference's `mergeGpuRequirements`.
+fn merge_gpu(a: Option<Value>, b: Option<Value>) -> Option<Value> {
+    if absent_or_false(a.as_ref()) {
+        return b;
+    }
+    if absent_or_false(b.as_ref()) {
+        return a;
+    }
+    let optional = |v: &Option<Value>| v.as_ref().and_then(Value::as_str) == Some("optional");
+    if optional(&a) && optional(&b) {
+        return Some(Value::String("optional".to_string()));
+    }
+    let parts = |v: &Option<Value>| match v {
+        Some(Value::Object(map)) => (
+            map.get("cores").and_then(Value::as_f64).unwrap_or(0.0),
+            bytes_of(map.get("memory")),
+        ),
+        _ => (0.0, 0),
+    };
+    let (a_cores, a_memory) = parts(&a);
+    let (b_cores, b_memory) = parts(&b);
+    let cores = a_cores.max(b_cores);
+    let memory = a_memory.max(b_memory);
+    let mut map = Map::new();
+    if cores != 0.0 {
+        map.insert("cores".to_string(), super::jsonc::js_number(cores));
+    }
+    if memory != 0 {
+        map.insert("memory".to_string(), Value::String(memory.to_string()));
+    }
+    Some(Value::Object(map))
+}
+
+/// Merge several entries: the maximum of each field; `None` when nothing is set.
 pub fn merge<'a>(entries: impl IntoIterator<Item = Option<&'a Value>>) -> Option<HostRequirements> {
     let mut out = HostRequirements::default();
     for entry in entries {
@@ -122,15 +121,29 @@ pub fn merge<'a>(entries: impl IntoIterator<Item = Option<&'a Value>>) -> Option
         out.storage = out.storage.max(parsed.storage);
         out.gpu = merge_gpu(out.gpu.take(), parsed.gpu);
     }
-    let any = out.cpus > 0 || out.memory > 0 || out.storage > 0 || out.gpu.is_some();
+    let gpu_truthy = out.gpu.as_ref().is_some_and(super::migrate::js_truthy);
+    let any = out.cpus != 0.0 || out.memory > 0 || out.storage > 0 || gpu_truthy;
     any.then_some(out)
 }
 
 impl HostRequirements {
+    /// What the GPU requirement asks for, if anything (only truthiness reaches Docker).
+    pub fn gpu(&self) -> Option<GpuRequirement> {
+        match self.gpu.as_ref()? {
+            Value::String(s) if s == "optional" => Some(GpuRequirement::Optional),
+            Value::Object(map) => Some(GpuRequirement::Detailed {
+                cores: map.get("cores").and_then(Value::as_u64).filter(|&c| c > 0),
+                memory: Some(bytes_of(map.get("memory"))).filter(|&m| m > 0),
+            }),
+            other if super::migrate::js_truthy(other) => Some(GpuRequirement::Required),
+            _ => None,
+        }
+    }
+
     /// The merged form the reference prints: byte counts as strings.
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
-        map.insert("cpus".to_string(), Value::from(self.cpus));
+        map.insert("cpus".to_string(), super::jsonc::js_number(self.cpus));
         if self.memory > 0 {
             map.insert("memory".to_string(), Value::String(self.memory.to_string()));
         }
@@ -140,24 +153,8 @@ impl HostRequirements {
                 Value::String(self.storage.to_string()),
             );
         }
-        match &self.gpu {
-            None => {}
-            Some(GpuRequirement::Required) => {
-                map.insert("gpu".to_string(), Value::Bool(true));
-            }
-            Some(GpuRequirement::Optional) => {
-                map.insert("gpu".to_string(), Value::String("optional".to_string()));
-            }
-            Some(GpuRequirement::Detailed { cores, memory }) => {
-                let mut gpu = Map::new();
-                if let Some(cores) = cores {
-                    gpu.insert("cores".to_string(), Value::from(*cores));
-                }
-                if let Some(memory) = memory {
-                    gpu.insert("memory".to_string(), Value::String(memory.to_string()));
-                }
-                map.insert("gpu".to_string(), Value::Object(gpu));
-            }
+        if let Some(gpu) = &self.gpu {
+            map.insert("gpu".to_string(), gpu.clone());
         }
         Value::Object(map)
     }
@@ -190,6 +187,21 @@ mod tests {
             json!({"cpus": 4, "memory": "8589934592", "storage": "34359738368",
                    "gpu": {"cores": 100, "memory": "2147483648"}})
         );
+        assert_eq!(
+            merged.gpu(),
+            Some(GpuRequirement::Detailed {
+                cores: Some(100),
+                memory: Some(2 << 30)
+            })
+        );
         assert_eq!(merge([None]), None);
+        // A single entry keeps its gpu value as written, unknown keys included.
+        let single = json!({"cpus": 2, "gpu": {"cores": 100, "storage": "2gb"}});
+        assert_eq!(
+            merge([Some(&single)]).unwrap().to_json()["gpu"],
+            json!({"cores": 100, "storage": "2gb"})
+        );
+        let off = json!({"gpu": false});
+        assert_eq!(merge([Some(&off)]), None);
     }
 }

@@ -356,7 +356,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// A JavaScript number as JSON: integral values print without a fraction.
 #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-fn js_number(float: f64) -> Value {
+pub fn js_number(float: f64) -> Value {
     if float.fract() == 0.0 && float.abs() <= MAX_SAFE_INTEGER as f64 {
         return Value::Number(Number::from(float as i64));
     }

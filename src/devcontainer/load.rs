@@ -33,6 +33,19 @@ pub struct Loaded {
 impl Loaded {
     /// `read-configuration`'s JSON: `configuration` (with `configFilePath`) and `workspace`.
     pub fn read_configuration_json(&self) -> Value {
+        let configuration = self.config_with_path();
+        let mut workspace = Map::new();
+        if let Some(folder) = &self.workspace.workspace_folder {
+            workspace.insert("workspaceFolder".to_string(), folder.clone());
+        }
+        if let Some(mount) = &self.workspace.workspace_mount {
+            workspace.insert("workspaceMount".to_string(), mount.clone());
+        }
+        json!({"configuration": configuration, "workspace": workspace})
+    }
+
+    /// The substituted config plus `configFilePath` (the reference's serialized URI).
+    pub fn config_with_path(&self) -> Map<String, Value> {
         let mut configuration = self.config.clone();
         configuration.insert(
             "configFilePath".to_string(),
@@ -43,14 +56,7 @@ impl Loaded {
                 "scheme": "vscode-fileHost",
             }),
         );
-        let mut workspace = Map::new();
-        if let Some(folder) = &self.workspace.workspace_folder {
-            workspace.insert("workspaceFolder".to_string(), folder.clone());
-        }
-        if let Some(mount) = &self.workspace.workspace_mount {
-            workspace.insert("workspaceMount".to_string(), mount.clone());
-        }
-        json!({"configuration": configuration, "workspace": workspace})
+        configuration
     }
 
     /// The folder that holds the config file; relative paths in the file resolve against it.

@@ -11,6 +11,7 @@ pub mod hostreq;
 pub mod jsonc;
 pub mod lifecycle;
 pub mod load;
+pub mod merged;
 pub mod metadata;
 pub mod migrate;
 pub mod model;

@@ -170,7 +170,7 @@ fn as_object(value: Value) -> Map<String, Value> {
 fn entries(
     inputs: &UpInputs<'_>,
     config: &Map<String, Value>,
-    id: &str,
+    id: Option<&str>,
 ) -> Result<Entries, DevcontainerError> {
     let loaded = inputs.loaded;
     let file_name = basename_posix(&loaded.config_file).to_string();
@@ -199,9 +199,11 @@ fn entries(
                 path: loaded.config_file.clone().into(),
                 message: err.to_string(),
             })?;
-        feature_config.push(as_object(substitute::substitute_devcontainer_id(
-            &local, id,
-        )));
+        let resolved = match id {
+            Some(id) => substitute::substitute_devcontainer_id(&local, id),
+            None => local,
+        };
+        feature_config.push(as_object(resolved));
     }
     let base = inputs.image.metadata.iter().cloned();
     Ok(Entries {
@@ -458,6 +460,19 @@ fn run_argv(
     run
 }
 
+/// `mergedConfiguration` as `read-configuration --include-merged-configuration` prints it:
+/// no container exists yet, so `${devcontainerId}` stays as written.
+pub fn merged_configuration(
+    inputs: &UpInputs<'_>,
+) -> Result<Map<String, Value>, DevcontainerError> {
+    let config = inputs.loaded.config_with_path();
+    let entries = entries(inputs, &config, None)?;
+    Ok(super::merged::merged_configuration(
+        &config,
+        &entries.config,
+    ))
+}
+
 /// Build the plan.
 pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
     let loaded = inputs.loaded;
@@ -469,7 +484,7 @@ pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
         &id,
     ));
     let dc = DevContainer::from_json(&config);
-    let entries = entries(inputs, &config, &id)?;
+    let entries = entries(inputs, &config, Some(&id))?;
     let merged = metadata::merge(&entries.config);
     let ctx = BuildContext {
         inputs,

@@ -2,8 +2,8 @@
 //! `$KAMAL_DEV_SHARED/conformance/devcontainer`, run the way its README says (the case copied
 //! to `/workspaces/<name>`, the environment cleared to PATH, HOME=/home/dev, USER=dev), and
 //! compared with the reference's recorded output: `read-configuration` against
-//! `expected.json`, `run-args` against `expected-up.json`, exit code 2 for
-//! `expected-error.txt`.
+//! `expected.json` (and, with `--include-merged-configuration`, `expected-merged.json`),
+//! `run-args` against `expected-up.json`, exit code 2 for `expected-error.txt`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,9 +37,15 @@ fn copy_case(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 fn run(subcommand: &str, workspace: &Path) -> std::process::Output {
+    run_with(subcommand, workspace, &[])
+}
+
+fn run_with(subcommand: &str, workspace: &Path, extra: &[&str]) -> std::process::Output {
     let bin = assert_cmd::cargo::cargo_bin("kamal-dev");
     std::process::Command::new(bin)
-        .args(["devcontainer", subcommand, "--workspace-folder"])
+        .args(["devcontainer", subcommand])
+        .args(extra)
+        .arg("--workspace-folder")
         .arg(workspace)
         .current_dir("/")
         .env_clear()
@@ -76,6 +82,27 @@ fn check_read_configuration(case: &Path, workspace: &Path) -> Result<(), String>
                 got.get(member).cloned().unwrap_or(Value::Null)
             ));
         }
+    }
+    Ok(())
+}
+
+/// `mergedConfiguration` against `expected-merged.json` (the base image carries no metadata
+/// label in the recorded world, as `--include-merged-configuration` assumes).
+fn check_merged(case: &Path, workspace: &Path) -> Result<(), String> {
+    let expected = read_json(&case.join("expected-merged.json"));
+    let output = run_with(
+        "read-configuration",
+        workspace,
+        &["--include-merged-configuration"],
+    );
+    let got = parse_stdout(&output)?;
+    let member = "mergedConfiguration";
+    if got.get(member) != expected.get(member) {
+        return Err(format!(
+            "`{member}` differs\n  expected: {}\n  got:      {}",
+            expected.get(member).cloned().unwrap_or(Value::Null),
+            got.get(member).cloned().unwrap_or(Value::Null)
+        ));
     }
     Ok(())
 }
@@ -207,6 +234,10 @@ fn check_case(case: &Path, workspace: &Path) -> Result<u32, String> {
     let mut checks = 0;
     if case.join("expected.json").is_file() {
         check_read_configuration(case, workspace)?;
+        checks += 1;
+    }
+    if case.join("expected-merged.json").is_file() {
+        check_merged(case, workspace)?;
         checks += 1;
     }
     if case.join("expected-up.json").is_file() {
