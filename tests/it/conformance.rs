@@ -230,8 +230,56 @@ fn check_error(workspace: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The Feature install order against `expected-install-order.txt` (the reference's
+/// `features resolve-dependencies`: a mermaid graph, then `{"installOrder": [...]}`).
+fn check_install_order(case: &Path, workspace: &Path) -> Result<(), String> {
+    use kamal_dev::devcontainer::{DevContainer, features, load};
+
+    let text = std::fs::read_to_string(case.join("expected-install-order.txt"))
+        .map_err(|err| err.to_string())?;
+    let json_start = text
+        .find("\n{")
+        .ok_or("no JSON in expected-install-order.txt")?;
+    let expected: Value =
+        serde_json::from_str(&text[json_start..]).map_err(|err| err.to_string())?;
+    let env: BTreeMap<String, String> = [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        ("HOME", "/home/dev"),
+        ("USER", "dev"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let loaded = load(workspace, None, &env).map_err(|err| err.to_string())?;
+    let dc = DevContainer::from_json(&loaded.config);
+    let order = features::resolve(
+        &dc.features,
+        &dc.override_feature_install_order,
+        &loaded.config_folder(),
+        &loaded.workspace_folder,
+        load::read_text,
+    )
+    .map_err(|err| err.to_string())?;
+    let got: Vec<Value> = order
+        .iter()
+        .map(|f| serde_json::json!({"id": f.user_id, "options": f.options}))
+        .collect();
+    if Some(&Value::Array(got.clone())) != expected.get("installOrder") {
+        return Err(format!(
+            "install order differs\n  expected: {}\n  got:      {}",
+            expected["installOrder"],
+            Value::Array(got)
+        ));
+    }
+    Ok(())
+}
+
 fn check_case(case: &Path, workspace: &Path) -> Result<u32, String> {
     let mut checks = 0;
+    if case.join("expected-install-order.txt").is_file() {
+        check_install_order(case, workspace)?;
+        checks += 1;
+    }
     if case.join("expected.json").is_file() {
         check_read_configuration(case, workspace)?;
         checks += 1;
