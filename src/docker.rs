@@ -6,6 +6,7 @@
 
 use crate::config::Limits;
 use crate::devcontainer::DevContainer;
+use crate::devcontainer::hostreq::{GpuRequirement, HostRequirements};
 use crate::devcontainer::metadata::Merged;
 use crate::devcontainer::model::Mount;
 use crate::devcontainer::up::ImageFacts;
@@ -36,6 +37,8 @@ pub struct ContainerConfig {
     pub security_opt: Vec<String>,
     /// Feature entrypoints, run by the keep-alive script before the command.
     pub entrypoints: Vec<String>,
+    /// `hostRequirements.gpu` asks for a GPU (`--gpus all` when the machine has one).
+    pub gpu: Option<GpuRequirement>,
     /// The image's ENTRYPOINT + CMD, appended only when `overrideCommand` is `false`.
     pub image_command: Vec<String>,
     pub override_command: bool,
@@ -54,6 +57,10 @@ impl ContainerConfig {
             cap_add: merged.cap_add.clone(),
             security_opt: merged.security_opt.clone(),
             entrypoints: merged.entrypoints.clone(),
+            gpu: merged
+                .host_requirements
+                .as_ref()
+                .and_then(HostRequirements::gpu),
             image_command: image.entrypoint.iter().chain(&image.cmd).cloned().collect(),
             override_command: merged.override_command != Some(false),
         }
@@ -72,6 +79,8 @@ pub struct RunSpec {
     pub ports: Vec<PublishedPort>,
     /// Host folder -> container workspace folder; `None` for no workspace mount.
     pub workspace: Option<(String, String)>,
+    /// The machine has an NVIDIA runtime: a GPU requirement becomes `--gpus all`.
+    pub machine_has_gpu: bool,
     pub container: ContainerConfig,
 }
 
@@ -89,14 +98,7 @@ pub fn bind_mount(source: &str, target: &str) -> String {
     )
 }
 
-/// The script the container runs as `/bin/sh -c <script> -`: announce, make `docker stop`
-/// instant, run Feature entrypoints, exec the image command if one follows, else stay alive.
-pub fn keep_alive_script(entrypoints: &[String]) -> String {
-    format!(
-        "echo Container started\ntrap \"exit 0\" 15\n{}\nexec \"$@\"\nwhile sleep 1 & wait $!; do :; done",
-        entrypoints.join("\n")
-    )
-}
+pub use crate::devcontainer::up::keep_alive_script;
 
 /// `docker run -d ...` for a workspace.
 pub fn run(spec: &RunSpec) -> Vec<String> {
@@ -138,6 +140,10 @@ pub fn run(spec: &RunSpec) -> Vec<String> {
         argv.extend(["-u".to_string(), user.clone()]);
     }
     argv.extend(c.run_args.iter().cloned());
+    // As the reference: after runArgs; without a GPU the requirement only warns (caller).
+    if c.gpu.is_some() && spec.machine_has_gpu {
+        argv.extend(strings(["--gpus", "all"]));
+    }
     if c.init {
         argv.push("--init".to_string());
     }

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::{Bytes, Millicores};
+use crate::devcontainer::hostreq::GpuRequirement;
 use crate::devcontainer::metadata;
 
 fn spec(container: ContainerConfig) -> RunSpec {
@@ -30,6 +31,7 @@ fn spec(container: ContainerConfig) -> RunSpec {
             },
         ],
         workspace: Some(("/home/deploy/app".into(), "/workspaces/app".into())),
+        machine_has_gpu: true,
         container,
     }
 }
@@ -46,6 +48,7 @@ fn run_argv_snapshot() {
         cap_add: vec!["NET_ADMIN".into()],
         security_opt: vec!["seccomp=unconfined".into()],
         entrypoints: vec!["/usr/local/share/docker-init.sh".into()],
+        gpu: Some(GpuRequirement::Optional),
         image_command: vec!["/bin/sh".into()],
         override_command: true,
     }));
@@ -80,6 +83,8 @@ fn run_argv_snapshot() {
             "-u",
             "vscode",
             "--cap-add=SYS_PTRACE",
+            "--gpus",
+            "all",
             "--init",
             "--cap-add",
             "NET_ADMIN",
@@ -103,18 +108,21 @@ fn override_command_false_appends_the_image_command() {
         ..ContainerConfig::default()
     }));
     assert_eq!(&argv[argv.len() - 3..], ["-", "/entry", "serve"]);
+    assert!(!argv.contains(&"--gpus".to_string()));
 }
 
 #[test]
 fn container_config_from_devcontainer() {
-    let config = json!({"image": "x", "runArgs": ["--gpus", "all"], "privileged": true,
+    let config = json!({"image": "x", "runArgs": ["--shm-size", "1g"], "privileged": true,
+                        "hostRequirements": {"gpu": true},
                         "overrideCommand": false, "mounts": [{"type": "volume", "target": "/v"}]});
     let map = config.as_object().cloned().unwrap();
     let dc = DevContainer::from_json(&map);
     let merged = metadata::merge(&[metadata::config_entry(&map)]);
     let c = ContainerConfig::from_devcontainer(&dc, &merged, &ImageFacts::unlabelled_root());
     assert!(c.privileged && !c.override_command);
-    assert_eq!(c.run_args, ["--gpus", "all"]);
+    assert_eq!(c.run_args, ["--shm-size", "1g"]);
+    assert_eq!(c.gpu, Some(GpuRequirement::Required));
     assert_eq!(c.mounts, ["type=volume,dst=/v"]);
     assert_eq!(c.image_command, ["/bin/sh"]);
 }
