@@ -61,9 +61,11 @@ fn parse_from(line: &str, line_start: usize) -> Option<FromLine> {
     let mut label = None;
     let after = line.get(image_end..)?;
     let trimmed = after.trim_start();
-    if trimmed.len() < after.len() && trimmed.len() >= 2 && trimmed[..2].eq_ignore_ascii_case("AS")
-    {
-        let after_as = &trimmed[2..];
+    let as_keyword = trimmed
+        .get(..2)
+        .is_some_and(|k| k.eq_ignore_ascii_case("AS"));
+    if trimmed.len() < after.len() && as_keyword {
+        let after_as = trimmed.get(2..).unwrap_or("");
         let name = after_as.trim_start();
         if name.len() < after_as.len() && !name.is_empty() {
             let name_start = line.len() - name.len();
@@ -134,8 +136,12 @@ pub fn strip_syntax_line(text: &str) -> &str {
     let trimmed = text.trim_start();
     if let Some(rest) = trimmed.strip_prefix('#') {
         let rest = rest.trim_start();
-        if rest.len() >= 6 && rest[..6].eq_ignore_ascii_case("syntax") {
-            let after = rest[6..].trim_start();
+        if let Some(after) = rest
+            .get(..6)
+            .filter(|k| k.eq_ignore_ascii_case("syntax"))
+            .and_then(|_| rest.get(6..))
+        {
+            let after = after.trim_start();
             if after.starts_with('=')
                 && let Some(nl) = trimmed.find(['\n', '\r'])
             {
@@ -326,6 +332,18 @@ pub fn features_prefix(syntax: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_dockerfiles_never_panic(text in "(\\PC|\n| |#|=|FROM|AS|USER|é){0,60}") {
+            let _ = name_last_stage(&text, AUTO_STAGE);
+            let _ = syntax_directive(&text);
+            let _ = strip_syntax_line(&text);
+            let _ = effective_user(&text, None);
+            let _ = effective_user(&text, Some("base"));
+        }
+    }
 
     #[test]
     fn names_the_last_stage_only_when_unnamed() {
@@ -350,6 +368,9 @@ mod tests {
         );
         assert_eq!(strip_syntax_line(text), "FROM a\n");
         assert_eq!(syntax_directive("FROM a\n# syntax=x\n"), None);
+        // Multi-byte text right where keywords are compared must not split a character.
+        assert_eq!(strip_syntax_line("#é\nFROM a"), "#é\nFROM a");
+        assert_eq!(name_last_stage("FROM a é\n", AUTO_STAGE).unwrap().0, AUTO_STAGE);
     }
 
     #[test]

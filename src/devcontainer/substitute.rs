@@ -220,7 +220,18 @@ fn base32_js(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "(\\PC|\\$|\\{|\\}|:|\n|é|localEnv|env){0,40}") {
+            let env = env();
+            let vars = vars(&env);
+            let _ = vars.substitute(&Value::String(text.clone()));
+            let _ = substitute_devcontainer_id(&Value::String(text), "id");
+        }
+    }
 
     fn env() -> BTreeMap<String, String> {
         [("USER", "dev"), ("EMPTY", ""), ("PATH", "/usr/bin:/bin")]
