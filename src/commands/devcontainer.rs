@@ -100,34 +100,10 @@ struct Planned {
 
 impl Planned {
     fn new(loaded: &devcontainer::Loaded) -> Result<Planned, Error> {
-        use devcontainer::model::Kind;
-
-        let dc = devcontainer::DevContainer::from_json(&loaded.config);
-        let config_folder = loaded.config_folder();
-        let dockerfile_text = match &dc.kind {
-            Kind::Dockerfile { dockerfile, .. } => {
-                let path = devcontainer::paths::resolve_posix(&config_folder, dockerfile);
-                if !std::path::Path::new(&path).is_file() {
-                    return Err(devcontainer::DevcontainerError::DockerfileNotFound {
-                        path: path.into(),
-                    }
-                    .into());
-                }
-                Some(devcontainer::load::read_text(&path)?)
-            }
-            _ => None,
-        };
-        let features = if matches!(dc.kind, Kind::Image(_) | Kind::Dockerfile { .. }) {
-            devcontainer::features::resolve(
-                &dc.features,
-                &dc.override_feature_install_order,
-                &config_folder,
-                &loaded.workspace_folder,
-                devcontainer::load::read_text,
-            )?
-        } else {
-            Vec::new()
-        };
+        let devcontainer::load::BuildFiles {
+            dockerfile_text,
+            features,
+        } = devcontainer::load::build_files(loaded)?;
         let id = devcontainer::substitute::devcontainer_id(&devcontainer::up::id_labels(loaded));
         let tmp = std::env::temp_dir().join("kamal-dev-devcontainer");
         Ok(Planned {

@@ -370,7 +370,10 @@ mod tests {
         assert_eq!(syntax_directive("FROM a\n# syntax=x\n"), None);
         // Multi-byte text right where keywords are compared must not split a character.
         assert_eq!(strip_syntax_line("#é\nFROM a"), "#é\nFROM a");
-        assert_eq!(name_last_stage("FROM a é\n", AUTO_STAGE).unwrap().0, AUTO_STAGE);
+        assert_eq!(
+            name_last_stage("FROM a é\n", AUTO_STAGE).unwrap().0,
+            AUTO_STAGE
+        );
     }
 
     #[test]

@@ -185,3 +185,46 @@ pub fn load(
         workspace: workspace_cfg,
     })
 }
+
+/// The files an image or Dockerfile config names beyond itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildFiles {
+    /// The Dockerfile's text, for Dockerfile configs.
+    pub dockerfile_text: Option<String>,
+    /// Local Features in install order.
+    pub features: Vec<super::features::ResolvedFeature>,
+}
+
+/// Read the Dockerfile and resolve the local Features (compose and attach configs have none
+/// to read here).
+pub fn build_files(loaded: &Loaded) -> Result<BuildFiles, DevcontainerError> {
+    use super::model::{DevContainer, Kind};
+
+    let dc = DevContainer::from_json(&loaded.config);
+    let config_folder = loaded.config_folder();
+    let dockerfile_text = match &dc.kind {
+        Kind::Dockerfile { dockerfile, .. } => {
+            let path = super::paths::resolve_posix(&config_folder, dockerfile);
+            if !Path::new(&path).is_file() {
+                return Err(DevcontainerError::DockerfileNotFound { path: path.into() });
+            }
+            Some(read_text(&path)?)
+        }
+        _ => None,
+    };
+    let features = if matches!(dc.kind, Kind::Image(_) | Kind::Dockerfile { .. }) {
+        super::features::resolve(
+            &dc.features,
+            &dc.override_feature_install_order,
+            &config_folder,
+            &loaded.workspace_folder,
+            read_text,
+        )?
+    } else {
+        Vec::new()
+    };
+    Ok(BuildFiles {
+        dockerfile_text,
+        features,
+    })
+}
