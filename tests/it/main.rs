@@ -10,3 +10,4 @@ mod upcloud;
 mod upcloud_cassette;
 mod upcloud_replay;
 mod cost;
+mod conformance;
