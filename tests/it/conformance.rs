@@ -167,8 +167,7 @@ fn check_run_args(case: &Path, workspace: &Path) -> Result<(), String> {
     // Temporary folders may differ: map ours onto the reference's placeholders.
     let features_tmp = got_build
         .iter()
-        .filter_map(|b| dockerfile_arg(b))
-        .next()
+        .find_map(|b| dockerfile_arg(b))
         .and_then(|f| {
             Path::new(f)
                 .parent()

@@ -4,10 +4,10 @@
 mod cli;
 mod common;
 mod config_errors;
+mod conformance;
+mod cost;
 mod remote;
 mod state;
 mod upcloud;
 mod upcloud_cassette;
 mod upcloud_replay;
-mod cost;
-mod conformance;
