@@ -2,7 +2,7 @@
 //! the .gitignore entry for the state file. Never overwrites without `--force`.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args as ClapArgs;
 
@@ -31,7 +31,7 @@ const GITIGNORE_ENTRY: &str = ".kamal/dev_state.yml*";
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     let config_path = ctx.global.config_path();
-    let root = project_root(&config_path);
+    let root = crate::settings::project_root(&config_path);
     let devcontainer = root.join(".devcontainer/devcontainer.json");
     let has_devcontainer = devcontainer.is_file();
     let service = root
@@ -106,21 +106,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         ctx.printer.info("next: kamal-dev deploy --dry-run");
     }
     Ok(ExitStatus::Success)
-}
-
-/// `config/dev.yml` -> the folder that holds `config/`.
-fn project_root(config_path: &Path) -> PathBuf {
-    let parent = config_path.parent().unwrap_or(Path::new(""));
-    let root = if parent.file_name().is_some_and(|n| n == "config") {
-        parent.parent().unwrap_or(Path::new(""))
-    } else {
-        parent
-    };
-    if root.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        root.to_path_buf()
-    }
 }
 
 fn sanitize_service(name: &str) -> String {

@@ -142,6 +142,42 @@ pub enum WorkspaceStatus {
     Removing,
 }
 
+impl WorkspaceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceStatus::Provisioning => "provisioning",
+            WorkspaceStatus::Running => "running",
+            WorkspaceStatus::Stopped => "stopped",
+            WorkspaceStatus::Failed => "failed",
+            WorkspaceStatus::Removing => "removing",
+        }
+    }
+}
+
+impl std::fmt::Display for WorkspaceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl MachineStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineStatus::Provisioning => "provisioning",
+            MachineStatus::Running => "running",
+            MachineStatus::Stopped => "stopped",
+            MachineStatus::Failed => "failed",
+            MachineStatus::Removing => "removing",
+        }
+    }
+}
+
+impl std::fmt::Display for MachineStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What is known about a machine before asking the provider to create it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineIntent {
