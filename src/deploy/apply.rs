@@ -551,6 +551,7 @@ impl Run<'_> {
                 .await
                 .map_err(|e| self.fail(Step::DeliverSource, &e.into()))?;
         }
+        // SOURCE DELIVERY: the user's code goes into `host_dir` here (issue 8).
         let container = self
             .blueprint
             .container(
