@@ -45,6 +45,14 @@ pub enum Target {
 }
 
 impl Target {
+    /// The workspace name, or `None` for all.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Target::One(name) => Some(name),
+            Target::All => None,
+        }
+    }
+
     /// Combine `[NAME]` and `--all`; exactly one is required.
     pub fn from_args(command: &str, name: Option<String>, all: bool) -> Result<Target, Error> {
         match (name, all) {
@@ -60,5 +68,43 @@ impl Target {
             .with_hint("run `kamal-dev list` to see the workspaces")
             .into()),
         }
+    }
+}
+
+/// The progress reporter for a fleet operation over `names`.
+pub fn reporter(ctx: &Context, names: &[String]) -> Box<dyn crate::deploy::events::Reporter> {
+    crate::output::progress::reporter(false, ctx.printer.verbosity(), names)
+}
+
+/// End a fleet operation: success, or "N of M failed" with each cause (exit 1).
+pub fn finish(
+    ctx: &Context,
+    verb: &str,
+    outcomes: &[crate::deploy::apply::Outcome],
+) -> Result<crate::error::ExitStatus, Error> {
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            o.result
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", o.workspace))
+        })
+        .collect();
+    if failed.is_empty() {
+        ctx.printer
+            .info(format!("{} workspace(s) {verb}.", outcomes.len()));
+        Ok(crate::error::ExitStatus::Success)
+    } else {
+        Err(crate::error::Message::new(
+            format!(
+                "{} of {} workspaces failed: {}",
+                failed.len(),
+                outcomes.len(),
+                failed.join("; ")
+            ),
+            crate::error::ExitStatus::Failure,
+        )
+        .into())
     }
 }

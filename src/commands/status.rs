@@ -1,9 +1,13 @@
-//! `kamal-dev status`: live machine and container state of workspaces.
+//! `kamal-dev status`: live machine and container state of workspaces, with uptime and the
+//! machine's cost so far.
 
 use clap::Args as ClapArgs;
 
-use super::Context;
+use super::{Context, Target};
+use crate::deploy::fleet::Fleet;
+use crate::deploy::manage;
 use crate::error::{Error, ExitStatus};
+use crate::output::table;
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -19,15 +23,73 @@ pub struct Args {
     pub format: StatusFormat,
 }
 
-pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
-    let _settings = ctx.settings()?;
-    super::Target::from_args("status", args.name, args.all)?;
-    let _ = args.format;
-    Err(Error::not_implemented("status"))
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StatusFormat {
     Table,
     Json,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
+    let target = Target::from_args("status", args.name, args.all)?;
+    let settings = ctx.settings()?;
+    let fleet = Fleet::open(settings, "status")?;
+    let state = fleet.read_state().await?;
+    let names = manage::select(&state, target.name())?;
+    let live = manage::status(&fleet, &names).await?;
+    fleet.close().await;
+    let now = jiff::Timestamp::now();
+    let uptime = |started: Option<&String>| -> String {
+        started
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .map_or("-".to_string(), |t| {
+                let secs = now.as_second().saturating_sub(t.as_second()).max(0);
+                format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
+            })
+    };
+    match args.format {
+        StatusFormat::Json => ctx.printer.data(
+            serde_json::to_string_pretty(&live)
+                .map_err(|e| Error::failed(format!("could not render JSON: {e}")))?,
+        ),
+        StatusFormat::Table => {
+            if live.is_empty() {
+                ctx.printer.info("No workspaces recorded.");
+                return Ok(ExitStatus::Success);
+            }
+            let rows: Vec<Vec<String>> = live
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.name.clone(),
+                        s.machine.clone(),
+                        s.ip.clone().unwrap_or_else(|| "-".into()),
+                        s.machine_state.clone(),
+                        s.container.clone(),
+                        uptime(s.started_at.as_ref()),
+                        s.ports.join(","),
+                    ]
+                })
+                .collect();
+            ctx.printer.data(table::render(
+                &[
+                    "NAME",
+                    "MACHINE",
+                    "IP",
+                    "MACHINE STATE",
+                    "CONTAINER",
+                    "UPTIME",
+                    "PORTS",
+                ],
+                &rows,
+            ));
+        }
+    }
+    let unhealthy = live.iter().filter(|s| s.container != "running").count();
+    if unhealthy > 0 {
+        ctx.printer.info(format!(
+            "{unhealthy} of {} workspaces are not running",
+            live.len()
+        ));
+    }
+    Ok(ExitStatus::Success)
 }

@@ -5,4 +5,6 @@ pub mod apply;
 pub mod container;
 pub mod events;
 pub mod fleet;
+pub mod manage;
 pub mod plan;
+pub mod rebuild;
