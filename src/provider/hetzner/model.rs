@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::cost::Money;
+use crate::cost::{FleetEstimate, Money};
 use crate::provider::{Machine, MachineId, MachineState, PlanInfo, ZoneInfo};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +244,24 @@ pub struct ServerTypePrice {
     pub monthly: NetGross,
 }
 
+impl ServerTypePrice {
+    /// `machines` servers of this type: (net, gross). Monthly is the monthly price, which is
+    /// where Hetzner stops charging hours, not hours times a cap.
+    pub fn fleet(&self, machines: u64) -> (FleetEstimate, FleetEstimate) {
+        let estimate = |hourly: Money, monthly: Money| FleetEstimate {
+            machines,
+            hourly_each: hourly,
+            hourly_total: hourly.saturating_mul(machines),
+            monthly_each: monthly,
+            monthly_total: monthly.saturating_mul(machines),
+        };
+        (
+            estimate(self.hourly.net, self.monthly.net),
+            estimate(self.hourly.gross, self.monthly.gross),
+        )
+    }
+}
+
 /// Every (server type, location) price in the list. Entries whose amounts do not parse are
 /// skipped with their names returned, so one odd entry does not hide the rest.
 pub fn server_type_prices(types: &[ServerType]) -> (Vec<ServerTypePrice>, Vec<String>) {
@@ -350,6 +368,28 @@ mod tests {
         for bad in ["", "-1", "1e3", "abc", "1,5"] {
             assert_eq!(money(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn fleet_uses_the_monthly_price_not_an_hour_cap() {
+        let price = ServerTypePrice {
+            server_type: "cx23".into(),
+            location: "fsn1".into(),
+            hourly: NetGross {
+                net: money("0.0064").unwrap(),
+                gross: money("0.007616").unwrap(),
+            },
+            monthly: NetGross {
+                net: money("3.99").unwrap(),
+                gross: money("4.7481").unwrap(),
+            },
+        };
+        let (net, gross) = price.fleet(3);
+        assert_eq!(net.hourly_total.exact(), "0.0192");
+        assert_eq!(net.monthly_each.exact(), "3.99");
+        assert_eq!(net.monthly_total.exact(), "11.97");
+        assert_eq!(gross.hourly_each.exact(), "0.007616");
+        assert_eq!(gross.monthly_total.exact(), "14.2443");
     }
 
     #[test]
