@@ -6,6 +6,7 @@ mod common;
 mod config_errors;
 mod conformance;
 mod cost;
+mod hetzner;
 mod remote;
 mod state;
 mod upcloud;
