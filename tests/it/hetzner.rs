@@ -169,7 +169,7 @@ async fn create_sends_type_image_location_key_labels_and_cloud_init() {
         Some("key-web-1")
     );
     let key = &fake.keys()[0];
-    assert_eq!(server.ssh_keys, [serde_json::json!(key.id)]);
+    assert_eq!(server.ssh_keys, [serde_json::json!(key.name)]);
     assert_eq!(
         key.public_key, KEY,
         "registered without the trailing newline"
@@ -198,7 +198,40 @@ async fn create_sends_type_image_location_key_labels_and_cloud_init() {
 }
 
 #[tokio::test]
-async fn an_already_registered_key_is_reused_after_uniqueness_error() {
+async fn a_key_registered_meanwhile_is_reused_after_uniqueness_error() {
+    let fake = FakeHetzner::start(FakeHetznerConfig {
+        stale_key_lookups: 2,
+        ..FakeHetznerConfig::default()
+    });
+    hetzner(&fake)
+        .create_machine(&machine("a", 1))
+        .await
+        .expect("first");
+    hetzner(&fake)
+        .create_machine(&machine("a", 2))
+        .await
+        .expect("second");
+    assert_eq!(fake.keys().len(), 1);
+    let outcomes: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/ssh_keys")
+        .map(|r| r.outcome.clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["201", "409"],
+        "the conflict was met and resolved by lookup"
+    );
+    let servers = fake.servers();
+    assert_eq!(
+        servers[0].ssh_keys, servers[1].ssh_keys,
+        "both use the one key"
+    );
+}
+
+#[tokio::test]
+async fn an_already_registered_key_is_found_by_fingerprint() {
     let fake = FakeHetzner::start(FakeHetznerConfig::default());
     // Another process registers the key first: this one sees it by fingerprint.
     hetzner(&fake)

@@ -7,6 +7,8 @@ mod config_errors;
 mod conformance;
 mod cost;
 mod hetzner;
+mod hetzner_cost;
+mod hetzner_openapi;
 mod remote;
 mod state;
 mod upcloud;

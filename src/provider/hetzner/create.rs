@@ -46,8 +46,8 @@ impl Hetzner {
         if let Some(existing) = self.created_with(&machine.idempotency_key).await? {
             return Ok(existing);
         }
-        let ssh_key_id = self
-            .ssh_key_id(public_key, &fingerprint, &machine.service)
+        let ssh_key = self
+            .ssh_key_name(public_key, &fingerprint, &machine.service)
             .await?;
         let spec = CreateServer {
             name: hostname_for(&machine.name),
@@ -57,7 +57,7 @@ impl Hetzner {
                 .clone()
                 .unwrap_or_else(|| self.options.default_image.clone()),
             location: machine.zone.clone(),
-            ssh_key_id,
+            ssh_key,
             user_data,
             labels,
         };
@@ -100,27 +100,27 @@ impl Hetzner {
         Ok(found.into_iter().next())
     }
 
-    /// The id of the project's key with this fingerprint, registering it the first time. A
+    /// The name of the project's key with this fingerprint, registering it the first time. A
     /// 409 `uniqueness_error` means another run registered it meanwhile: look it up again.
-    async fn ssh_key_id(
+    async fn ssh_key_name(
         &self,
         public_key: &str,
         fingerprint: &str,
         service: &str,
-    ) -> Result<u64, ProviderError> {
+    ) -> Result<String, ProviderError> {
         let mut known = self.ssh_keys.lock().await;
-        if let Some(id) = known.get(fingerprint) {
-            return Ok(*id);
+        if let Some(name) = known.get(fingerprint) {
+            return Ok(name.clone());
         }
-        let id = match self.ssh_key_by_fingerprint(fingerprint).await? {
-            Some(id) => id,
+        let registered = match self.ssh_key_by_fingerprint(fingerprint).await? {
+            Some(name) => name,
             None => {
                 let name = format!("kamal-dev-{service}-{}", fingerprint.replace(':', ""));
                 let labels = BTreeMap::from([(LABEL_SERVICE.to_string(), service.to_string())]);
                 let action = "register the SSH key";
                 let create = request::create_ssh_key(&name, public_key, &labels);
                 match self.transport.send(&create).await {
-                    Ok(body) => parse::<model::SshKeyEnvelope>(&body, action)?.ssh_key.id,
+                    Ok(body) => parse::<model::SshKeyEnvelope>(&body, action)?.ssh_key.name,
                     Err(CallError::Api { failure, .. })
                         if failure.status == 409 && failure.code == "uniqueness_error" =>
                     {
@@ -140,14 +140,14 @@ impl Hetzner {
                 }
             }
         };
-        known.insert(fingerprint.to_string(), id);
-        Ok(id)
+        known.insert(fingerprint.to_string(), registered.clone());
+        Ok(registered)
     }
 
     async fn ssh_key_by_fingerprint(
         &self,
         fingerprint: &str,
-    ) -> Result<Option<u64>, ProviderError> {
+    ) -> Result<Option<String>, ProviderError> {
         let list: model::SshKeyList = self
             .call(
                 &request::ssh_keys_with_fingerprint(fingerprint),
@@ -158,7 +158,7 @@ impl Hetzner {
             .ssh_keys
             .into_iter()
             .find(|key| key.fingerprint.is_empty() || key.fingerprint == fingerprint)
-            .map(|key| key.id))
+            .map(|key| key.name))
     }
 }
 

@@ -44,9 +44,9 @@ const MAX_PAGES: u32 = 200;
 pub struct Hetzner {
     transport: Transport,
     options: HetznerOptions,
-    /// The registered SSH key per fingerprint; the lock also keeps concurrent creates from
+    /// The registered SSH key's name per fingerprint; the lock also keeps concurrent creates from
     /// registering the same key twice.
-    ssh_keys: tokio::sync::Mutex<HashMap<String, u64>>,
+    ssh_keys: tokio::sync::Mutex<HashMap<String, String>>,
     /// Actions a create started (create, start) per server, awaited by `wait_until_started`.
     pending_actions: Mutex<HashMap<MachineId, Vec<u64>>>,
 }

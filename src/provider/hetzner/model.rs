@@ -157,6 +157,7 @@ pub struct ActionEnvelope {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SshKey {
     pub id: u64,
+    pub name: String,
     #[serde(default)]
     pub fingerprint: String,
 }

@@ -53,7 +53,8 @@ pub struct CreateServer {
     pub server_type: String,
     pub image: String,
     pub location: String,
-    pub ssh_key_id: u64,
+    /// The registered key's name: the schema types `ssh_keys` items as strings (names).
+    pub ssh_key: String,
     pub user_data: String,
     pub labels: BTreeMap<String, String>,
 }
@@ -69,7 +70,7 @@ pub fn create_server(spec: &CreateServer) -> ApiRequest {
             "image": spec.image,
             "location": spec.location,
             "start_after_create": true,
-            "ssh_keys": [spec.ssh_key_id],
+            "ssh_keys": [spec.ssh_key],
             "user_data": spec.user_data,
             "labels": spec.labels,
             "public_net": {"enable_ipv4": true, "enable_ipv6": true}
@@ -187,13 +188,13 @@ mod tests {
             server_type: "cx23".into(),
             image: "ubuntu-24.04".into(),
             location: "fsn1".into(),
-            ssh_key_id: 7,
+            ssh_key: "kamal-dev-app-0a1b".into(),
             user_data: "#cloud-config\n".into(),
             labels: BTreeMap::from([("kamal-dev".into(), "app".into())]),
         });
         assert!(!request.retry_safe);
         let body = request.body.unwrap();
-        assert_eq!(body["ssh_keys"], json!([7]));
+        assert_eq!(body["ssh_keys"], json!(["kamal-dev-app-0a1b"]));
         assert_eq!(body["labels"]["kamal-dev"], "app");
         assert_eq!(body["location"], "fsn1");
         assert!(body.get("datacenter").is_none(), "never both");

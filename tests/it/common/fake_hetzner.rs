@@ -48,6 +48,9 @@ pub struct FakeHetznerConfig {
     pub lose_create_answers: u32,
     /// Entries per page when the client asks for more.
     pub max_per_page: usize,
+    /// The first N SSH-key lookups by fingerprint find nothing (another process registering
+    /// the same key at the same moment), so the register call meets 409 `uniqueness_error`.
+    pub stale_key_lookups: u32,
 }
 
 impl Default for FakeHetznerConfig {
@@ -65,6 +68,7 @@ impl Default for FakeHetznerConfig {
             ignore_shutdown: false,
             lose_create_answers: 0,
             max_per_page: 50,
+            stale_key_lookups: 0,
         }
     }
 }
@@ -128,6 +132,7 @@ struct State {
     next_ip: usize,
     next_id: u64,
     lost_create_answers: u32,
+    stale_key_lookups: u32,
 }
 
 impl State {
