@@ -1,7 +1,7 @@
 //! The Hetzner client against a local server that answers with the documented examples in
-//! `$KAMAL_DEV_SHARED/fixtures/hetzner/` (the OpenAPI document's own examples, the docs'
+//! `$KAMAL_DEV_SHARED/fixtures/hetzner/` (the `OpenAPI` document's own examples, the docs'
 //! samples, the documented error bodies), with every request body kamal-dev sends and every
-//! body served checked against the OpenAPI schemas by a small checker for the subset the
+//! body served checked against the `OpenAPI` schemas by a small checker for the subset the
 //! document uses ($ref, allOf/anyOf/oneOf, type, nullable, properties, required,
 //! additionalProperties, items, enum, pattern, bounds). The fake server's own answers are
 //! checked against the same schemas. Skips with a reason when the variable is unset.
@@ -38,7 +38,7 @@ fn load(dir: &Path, relative: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
-/// The OpenAPI document and a checker over its `components.schemas`.
+/// The `OpenAPI` document and a checker over its `components.schemas`.
 pub struct Schemas {
     doc: Value,
 }
@@ -152,6 +152,10 @@ impl Schemas {
                 errors.push(format!("{at}: above maximum"));
             }
         }
+        self.walk_children(schema, value, at, errors);
+    }
+
+    fn walk_children(&self, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
         if let Some(object) = value.as_object() {
             for required in schema
                 .get("required")
@@ -287,13 +291,16 @@ fn documented_examples_satisfy_their_schemas() {
     assert_eq!(schemas.check("get_server_response", &server).len(), 2);
 }
 
+/// Requests the fixture server saw: method, path after `/v1`, body.
+type Log = Arc<Mutex<Vec<(String, String, Option<Value>)>>>;
+
 /// One canned answer: method, path prefix (after `/v1`), status, body, extra headers.
 type Canned = (String, String, u16, Value, Vec<(String, String)>);
 
 /// A server answering from the fixture folder; `canned` answers go first, once each.
 struct FixtureServer {
     url: String,
-    requests: Arc<Mutex<Vec<(String, String, Option<Value>)>>>,
+    requests: Log,
     canned: Arc<Mutex<VecDeque<Canned>>>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -301,7 +308,7 @@ struct FixtureServer {
 impl FixtureServer {
     fn start(dir: &Path) -> FixtureServer {
         let dir = dir.to_path_buf();
-        let requests: Arc<Mutex<Vec<(String, String, Option<Value>)>>> = Arc::default();
+        let requests: Log = Arc::default();
         let canned: Arc<Mutex<VecDeque<Canned>>> = Arc::default();
         let powered_off = Arc::new(Mutex::new(false));
         let (log, script) = (requests.clone(), canned.clone());
@@ -317,14 +324,14 @@ impl FixtureServer {
                 let path = request
                     .uri()
                     .path_and_query()
-                    .map(|p| p.to_string())
+                    .map(ToString::to_string)
                     .unwrap_or_default();
                 let path = path.strip_prefix("/v1").unwrap_or(&path).to_string();
                 let bytes = request
                     .into_body()
                     .collect()
                     .await
-                    .map(|b| b.to_bytes())
+                    .map(http_body_util::Collected::to_bytes)
                     .unwrap_or_default();
                 let body: Option<Value> = serde_json::from_slice(&bytes).ok();
                 log.lock()
@@ -337,12 +344,12 @@ impl FixtureServer {
                         .position(|(m, p, ..)| *m == method && path.starts_with(p.as_str()));
                     at.and_then(|i| queue.remove(i))
                 };
-                let (status, reply, headers) = match scripted {
-                    Some((_, _, status, body, headers)) => (status, body, headers),
-                    None => {
-                        let (status, body) = answer(&dir, &method, &path, &powered_off);
-                        (status, body, Vec::new())
-                    }
+                let (status, reply, headers) = if let Some((_, _, status, body, headers)) = scripted
+                {
+                    (status, body, headers)
+                } else {
+                    let (status, body) = answer(&dir, &method, &path, &powered_off);
+                    (status, body, Vec::new())
                 };
                 let mut response = hyper::Response::builder()
                     .status(status)
@@ -485,7 +492,7 @@ fn request() -> MachineRequest {
         ssh_public_key: KEY.into(),
         user_data: None,
         idempotency_key: "5d1b8e4c-0e5f-4f0b-9a51-0f3c2d1e8a77".into(),
-        labels: Default::default(),
+        labels: std::collections::BTreeMap::default(),
     }
 }
 

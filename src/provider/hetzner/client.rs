@@ -247,9 +247,9 @@ fn is_loopback(base: &str) -> bool {
         return false;
     };
     let host = url.host_str().unwrap_or("");
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
     host == "localhost"
-        || bare
+        || unbracketed
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }

@@ -112,36 +112,44 @@ impl Hetzner {
         if let Some(name) = known.get(fingerprint) {
             return Ok(name.clone());
         }
-        let registered = match self.ssh_key_by_fingerprint(fingerprint).await? {
-            Some(name) => name,
-            None => {
-                let name = format!("kamal-dev-{service}-{}", fingerprint.replace(':', ""));
-                let labels = BTreeMap::from([(LABEL_SERVICE.to_string(), service.to_string())]);
-                let action = "register the SSH key";
-                let create = request::create_ssh_key(&name, public_key, &labels);
-                match self.transport.send(&create).await {
-                    Ok(body) => parse::<model::SshKeyEnvelope>(&body, action)?.ssh_key.name,
-                    Err(CallError::Api { failure, .. })
-                        if failure.status == 409 && failure.code == "uniqueness_error" =>
-                    {
-                        self.ssh_key_by_fingerprint(fingerprint)
-                            .await?
-                            .ok_or_else(|| ProviderError::InvalidSetting {
-                                provider: NAME,
-                                message: format!(
-                                    "an SSH key named {name} exists in the project but is not the configured key"
-                                ),
-                                hint: Some(format!(
-                                    "delete or rename the SSH key {name} in the Hetzner console, or set ssh.key_path to the key it holds"
-                                )),
-                            })?
-                    }
-                    Err(err) => return Err(self.fail(action, err)),
-                }
-            }
+        let registered = if let Some(name) = self.ssh_key_by_fingerprint(fingerprint).await? {
+            name
+        } else {
+            self.register_key(public_key, fingerprint, service).await?
         };
         known.insert(fingerprint.to_string(), registered.clone());
         Ok(registered)
+    }
+
+    async fn register_key(
+        &self,
+        public_key: &str,
+        fingerprint: &str,
+        service: &str,
+    ) -> Result<String, ProviderError> {
+        let name = format!("kamal-dev-{service}-{}", fingerprint.replace(':', ""));
+        let labels = BTreeMap::from([(LABEL_SERVICE.to_string(), service.to_string())]);
+        let action = "register the SSH key";
+        let create = request::create_ssh_key(&name, public_key, &labels);
+        match self.transport.send(&create).await {
+            Ok(body) => Ok(parse::<model::SshKeyEnvelope>(&body, action)?.ssh_key.name),
+            Err(CallError::Api { failure, .. })
+                if failure.status == 409 && failure.code == "uniqueness_error" =>
+            {
+                self.ssh_key_by_fingerprint(fingerprint)
+                    .await?
+                    .ok_or_else(|| ProviderError::InvalidSetting {
+                        provider: NAME,
+                        message: format!(
+                            "an SSH key named {name} exists in the project but is not the configured key"
+                        ),
+                        hint: Some(format!(
+                            "delete or rename the SSH key {name} in the Hetzner console, or set ssh.key_path to the key it holds"
+                        )),
+                    })
+            }
+            Err(err) => Err(self.fail(action, err)),
+        }
     }
 
     async fn ssh_key_by_fingerprint(

@@ -4,7 +4,7 @@
 //! `label_selector` and paginate; SSH keys are unique by name and fingerprint (409
 //! `uniqueness_error`); a configurable share of requests fails with 429 (with `RateLimit-*`
 //! headers), 423 `locked`, 503 or a dropped connection (sometimes after the change was
-//! applied, like a lost answer). Bodies follow the OpenAPI schemas; `hetzner_openapi` checks.
+//! applied, like a lost answer). Bodies follow the `OpenAPI` schemas; `hetzner_openapi` checks.
 //!
 //! It runs on its own thread, so sync tests that run the real binary can use it too:
 //! `let fake = FakeHetzner::start(FakeHetznerConfig::default());` then point
@@ -272,21 +272,19 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
         state.lost_create_answers += 1;
         injected = Some(Injected::Drop { after: true });
     }
-    let (status, reply) = if auth != format!("Bearer {}", config.token) {
-        error(401, "unauthorized", "unable to authenticate")
-    } else {
-        match injected {
-            Some(Injected::TooMany) => error(
-                429,
-                "rate_limit_exceeded",
-                "limit of 3600 requests per hour reached",
-            ),
-            Some(Injected::Locked) => error(423, "locked", "resource is locked"),
-            Some(Injected::Unavailable { after: false } | Injected::Drop { after: false }) => {
-                (0, Value::Null)
-            }
-            _ => routes::route(&mut state, &config, &method, &path, body.as_ref()),
+    let authorised = auth == format!("Bearer {}", config.token);
+    let (status, reply) = match injected {
+        _ if !authorised => error(401, "unauthorized", "unable to authenticate"),
+        Some(Injected::TooMany) => error(
+            429,
+            "rate_limit_exceeded",
+            "limit of 3600 requests per hour reached",
+        ),
+        Some(Injected::Locked) => error(423, "locked", "resource is locked"),
+        Some(Injected::Unavailable { after: false } | Injected::Drop { after: false }) => {
+            (0, Value::Null)
         }
+        _ => routes::route(&mut state, &config, &method, &path, body.as_ref()),
     };
     let outcome = match injected {
         Some(Injected::Drop { .. }) => "dropped".to_string(),
@@ -352,10 +350,9 @@ fn roll(state: &mut State, percent: u32, method: &str) -> Option<Injected> {
     }
     let after = next_random(state).is_multiple_of(2);
     Some(match next_random(state) % 4 {
-        0 => Injected::TooMany,
         // The API locks only changes.
         1 if method != "GET" => Injected::Locked,
-        1 => Injected::TooMany,
+        0 | 1 => Injected::TooMany,
         2 => Injected::Unavailable { after },
         _ => Injected::Drop { after },
     })

@@ -45,8 +45,9 @@ pub(super) fn route(
         },
         ("GET", ["ssh_keys"]) => {
             let wanted = query.get("fingerprint");
-            let stale = wanted.is_some() && state.stale_key_lookups < config.stale_key_lookups;
-            if stale {
+            let lookup_is_stale =
+                wanted.is_some() && state.stale_key_lookups < config.stale_key_lookups;
+            if lookup_is_stale {
                 state.stale_key_lookups += 1;
                 return (200, json!({"ssh_keys": [], "meta": shapes::meta(1, 50, 0)}));
             }

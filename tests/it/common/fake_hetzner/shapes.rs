@@ -1,4 +1,4 @@
-//! The fake Hetzner API's answer bodies, shaped like the OpenAPI schemas (every required
+//! The fake Hetzner API's answer bodies, shaped like the `OpenAPI` schemas (every required
 //! field present, example values where kamal-dev does not care).
 
 use serde_json::{Value, json};
@@ -101,8 +101,8 @@ pub fn location(name: &str) -> Value {
     };
     json!({
         "id": id, "name": name, "description": format!("{city} DC Park 1"), "city": city,
-        "country": if name == "hel1" { "FI" } else { "DE" }, "latitude": 50.47612,
-        "longitude": 12.370071, "network_zone": "eu-central"
+        "country": if name == "hel1" { "FI" } else { "DE" }, "latitude": 50.476_12,
+        "longitude": 12.370_071, "network_zone": "eu-central"
     })
 }
 
