@@ -367,6 +367,11 @@ async fn a_bad_token_and_a_missing_token_are_explained() {
     let err = wrong.list("app").await.unwrap_err();
     assert_eq!(err.api_failure().map(|f| f.status), Some(401));
     assert!(!err.to_string().contains("nope"));
+    let hint = err.hint().expect("hint");
+    assert!(
+        hint.contains("HCLOUD_TOKEN") && !hint.contains("UPCLOUD"),
+        "{hint}"
+    );
     let none = Hetzner::new(options(&fake), None).unwrap();
     let err = none.list("app").await.unwrap_err();
     assert!(matches!(
@@ -397,4 +402,27 @@ async fn an_unknown_server_type_is_refused_without_retrying() {
         .count();
     assert_eq!(posts, 1);
     assert!(fake.servers().is_empty());
+}
+
+#[tokio::test]
+async fn a_name_that_is_no_hostname_keeps_its_name_on_the_machine() {
+    let fake = FakeHetzner::start(FakeHetznerConfig::default());
+    let provider = provider(&fake);
+    let mut request = machine("w", 1);
+    request.name = "Web_1".into();
+    let created = provider.create_machine(&request).await.expect("create");
+    assert_eq!(
+        fake.servers()[0].name,
+        "web-1",
+        "a valid RFC 1123 server name"
+    );
+    assert_eq!(
+        created.name, "Web_1",
+        "the machine keeps the name it was asked for"
+    );
+    let listed = provider
+        .find_by_label(LABEL_MACHINE, "Web_1")
+        .await
+        .expect("find");
+    assert_eq!(listed[0].name, "Web_1");
 }

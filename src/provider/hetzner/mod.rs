@@ -8,6 +8,7 @@
 mod catalog;
 pub mod client;
 mod create;
+mod hint;
 mod lifecycle;
 pub mod model;
 pub mod options;
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 pub use catalog::PriceList;
 pub use client::Token;
+pub use hint::hint;
 pub use model::{NetGross, ServerTypePrice};
 pub use options::{DEFAULT_API_URL, DEFAULT_IMAGE, HetznerOptions};
 

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::{FleetEstimate, Money};
-use crate::provider::{Machine, MachineId, MachineState, PlanInfo, ZoneInfo};
+use crate::provider::{LABEL_MACHINE, Machine, MachineId, MachineState, PlanInfo, ZoneInfo};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Server {
@@ -63,9 +63,11 @@ impl Server {
             .map(|l| l.name)
             .or(self.datacenter.map(|d| d.location.name))
             .unwrap_or_default();
+        // The server name is the machine name made a valid hostname; the label keeps it as given.
+        let name = self.labels.get(LABEL_MACHINE).cloned().unwrap_or(self.name);
         Machine {
             id: MachineId(self.id.to_string()),
-            name: self.name,
+            name,
             state,
             public_ipv4: self
                 .public_net
@@ -424,6 +426,7 @@ mod tests {
         .unwrap();
         let machine = old.into_machine();
         assert_eq!(machine.zone, "nbg1");
+        assert_eq!(machine.name, "a");
         assert_eq!(machine.state, MachineState::Stopped);
         assert_eq!(machine.public_ipv4, None);
         assert!(machine.created_at.is_some());
