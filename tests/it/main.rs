@@ -9,6 +9,7 @@ mod cost;
 mod hetzner;
 mod hetzner_cost;
 mod hetzner_openapi;
+mod hetzner_schema;
 mod remote;
 mod state;
 mod upcloud;
