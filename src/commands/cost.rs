@@ -31,6 +31,8 @@ struct Fleet {
     zone: String,
     plan: String,
     estimate: FleetEstimate,
+    /// Hetzner: the same figures with VAT (`estimate` is then net).
+    gross: Option<FleetEstimate>,
     source: PriceSource,
 }
 
@@ -44,13 +46,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
             zone: "-".into(),
             plan: "-".into(),
             estimate: cost::fleet_estimate(machine_count(config), cost::Money::ZERO),
+            gross: None,
             source: PriceSource::Free,
         },
-        ProviderKind::Hetzner => {
-            return Err(Error::failed(
-                "`kamal-dev cost` does not know Hetzner prices yet",
-            ));
-        }
+        ProviderKind::Hetzner => hetzner_fleet(config).await?,
     };
     if let PriceSource::StaleCache { fetched_at, reason } = &fleet.source {
         ctx.printer.warn(format!(
@@ -86,7 +85,32 @@ async fn priced_fleet(config: &Config) -> Result<Fleet, Error> {
         zone: zone.clone(),
         plan: plan.clone(),
         estimate: cost::fleet_estimate(machine_count(config), hourly),
+        gross: None,
         source: quote.source,
+    })
+}
+
+/// Hetzner: net and gross, monthly = the list's monthly price (where hourly charges stop).
+async fn hetzner_fleet(config: &Config) -> Result<Fleet, Error> {
+    let (Some(zone), Some(plan)) = (&config.provider.zone, &config.provider.plan) else {
+        return Err(Error::usage(
+            "provider.zone and provider.plan are needed to price the fleet",
+        ));
+    };
+    let AnyProvider::Hetzner(hetzner) =
+        AnyProvider::from_config(config, &|name| std::env::var(name).ok())?
+    else {
+        return Err(Error::failed("the configured provider is not Hetzner"));
+    };
+    let (price, source) = hetzner.server_type_price(zone, plan).await?;
+    let (net, gross) = price.fleet(machine_count(config));
+    Ok(Fleet {
+        provider: config.provider.kind.name(),
+        zone: zone.clone(),
+        plan: plan.clone(),
+        estimate: net,
+        gross: Some(gross),
+        source,
     })
 }
 
@@ -115,6 +139,17 @@ fn render_table(fleet: &Fleet) -> String {
 }
 
 fn footnote(fleet: &Fleet) -> String {
+    if let Some(gross) = &fleet.gross {
+        let (net, when) = (&fleet.estimate, source_words(&fleet.source));
+        return format!(
+            "Hetzner price list{when}. Table: net, excl. VAT: €{}/h and €{}/month per machine. Gross, incl. VAT: €{}/h and €{}/month per machine, €{}/month in all. Billed per started hour up to the monthly price; stopped servers keep billing until removed; primary IPv4 addresses are billed separately.",
+            net.hourly_each.exact(),
+            net.monthly_each.exact(),
+            gross.hourly_each.exact(),
+            gross.monthly_each.exact(),
+            gross.monthly_total.exact()
+        );
+    }
     let origin = match &fleet.source {
         PriceSource::Free => return "no provider charges: the machines are yours".into(),
         PriceSource::Live => "UpCloud price list, fetched now".to_string(),
@@ -125,6 +160,15 @@ fn footnote(fleet: &Fleet) -> String {
     format!(
         "{origin}; excl. VAT. Each plan includes its disk and one public IPv4. Billed per started hour, at most {MONTHLY_HOURS_CAP} h a month."
     )
+}
+
+fn source_words(source: &PriceSource) -> String {
+    match source {
+        PriceSource::Cache { fetched_at } | PriceSource::StaleCache { fetched_at, .. } => {
+            format!(", cached at {fetched_at}")
+        }
+        PriceSource::Live | PriceSource::Free => ", fetched now".into(),
+    }
 }
 
 fn render_json(fleet: &Fleet) -> String {
@@ -139,7 +183,7 @@ fn render_json(fleet: &Fleet) -> String {
         }
         PriceSource::Free => json!({"kind": "free"}),
     };
-    let value = json!({
+    let mut value = json!({
         "provider": fleet.provider,
         "zone": fleet.zone,
         "plan": fleet.plan,
@@ -152,6 +196,16 @@ fn render_json(fleet: &Fleet) -> String {
         "monthly_hours_cap": MONTHLY_HOURS_CAP,
         "price_source": source,
     });
+    if let Some(gross) = &fleet.gross {
+        // Hetzner: the figures above are net; a month costs the monthly price, not 672 h.
+        value["vat"] = json!("excluded");
+        value["monthly_hours_cap"] = serde_json::Value::Null;
+        value["billed_when_stopped"] = json!(true);
+        value["gross"] = json!({
+            "hourly_each": gross.hourly_each.exact(), "hourly_total": gross.hourly_total.exact(),
+            "monthly_each": gross.monthly_each.exact(), "monthly_total": gross.monthly_total.exact(),
+        });
+    }
     serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string())
 }
 
@@ -166,6 +220,7 @@ mod tests {
             zone: "de-fra1".into(),
             plan: "1xCPU-2GB".into(),
             estimate: cost::fleet_estimate(3, Money::from_cents_decimal("1.488").unwrap()),
+            gross: None,
             source: PriceSource::Live,
         }
     }

@@ -173,9 +173,10 @@ impl UserFacing for ProviderError {
             )),
             ProviderError::InvalidSetting { hint, .. } => hint.clone(),
             ProviderError::Api { provider, failure, .. } => api_hint(provider, failure),
-            ProviderError::Transport { .. } => Some(
-                "check the network connection, or provider.api_url / UPCLOUD_API_URL if set".into(),
-            ),
+            ProviderError::Transport { provider, .. } => Some(format!(
+                "check the network connection, or provider.api_url / {} if set",
+                if *provider == super::hetzner::NAME { "HCLOUD_API_URL" } else { "UPCLOUD_API_URL" }
+            )),
             ProviderError::InvalidResponse { .. } => Some(
                 "the API answered in a shape kamal-dev does not understand; retry, and report it if it persists".into(),
             ),
@@ -204,6 +205,9 @@ impl UserFacing for ProviderError {
 }
 
 fn api_hint(provider: &str, failure: &ApiFailure) -> Option<String> {
+    if provider == super::hetzner::NAME {
+        return super::hetzner::hint(failure);
+    }
     let code = failure.code.as_str();
     let hint = match failure.status {
         401 => format!(

@@ -5,8 +5,10 @@
 
 pub mod cloud_init;
 mod error;
+pub mod hetzner;
 pub mod local;
 pub mod price_cache;
+pub mod ssh;
 mod types;
 pub mod upcloud;
 
@@ -80,16 +82,18 @@ pub trait Provider {
     fn prices(&self, zone: &str) -> impl Future<Output = Result<PriceQuote, ProviderError>> + Send;
 }
 
-/// Every provider kamal-dev knows. Hetzner and Ssh are added as they are built.
+/// Every provider kamal-dev knows.
 #[derive(Debug)]
 pub enum AnyProvider {
     Upcloud(Box<upcloud::Upcloud>),
+    Hetzner(Box<hetzner::Hetzner>),
     Local(local::Local),
+    Ssh(ssh::Ssh),
 }
 
 impl AnyProvider {
     /// Build the configured provider. `secret` looks up credentials by name
-    /// (`UPCLOUD_TOKEN`, `UPCLOUD_USERNAME`, `UPCLOUD_PASSWORD`); missing credentials are only
+    /// (`UPCLOUD_TOKEN`, `UPCLOUD_USERNAME`, `UPCLOUD_PASSWORD`, `HCLOUD_TOKEN`); missing credentials are only
     /// an error when an API call needs them.
     pub fn from_config(
         config: &Config,
@@ -104,11 +108,29 @@ impl AnyProvider {
                     credentials,
                 )?)))
             }
+            ProviderKind::Hetzner => {
+                let options = hetzner::HetznerOptions::from_config(config)?;
+                let token = hetzner::Token::from_lookup(secret);
+                Ok(AnyProvider::Hetzner(Box::new(hetzner::Hetzner::new(
+                    options, token,
+                )?)))
+            }
             ProviderKind::Local => Ok(AnyProvider::Local(local::Local)),
-            kind @ (ProviderKind::Hetzner | ProviderKind::Ssh) => Err(ProviderError::Unsupported {
-                provider: kind.name(),
-                what: "manage machines yet: this provider is not built in this version".into(),
-            }),
+            ProviderKind::Ssh => Ok(AnyProvider::Ssh(ssh::Ssh::new(
+                config.provider.hosts.clone(),
+            )?)),
+        }
+    }
+
+    /// Whether a stopped machine keeps being billed, where kamal-dev knows: Hetzner bills
+    /// powered-off servers until they are deleted; local and own hosts cost nothing through
+    /// kamal-dev; UpCloud depends on the plan, so `None`.
+    pub fn bills_when_stopped(&self) -> Option<bool> {
+        match self {
+            AnyProvider::Hetzner(p) => Some(p.bills_when_stopped()),
+            AnyProvider::Ssh(p) => Some(p.bills_when_stopped()),
+            AnyProvider::Local(_) => Some(false),
+            AnyProvider::Upcloud(_) => None,
         }
     }
 }
@@ -117,7 +139,9 @@ macro_rules! dispatch {
     ($self:ident, $p:ident => $call:expr) => {
         match $self {
             AnyProvider::Upcloud($p) => $call,
+            AnyProvider::Hetzner($p) => $call,
             AnyProvider::Local($p) => $call,
+            AnyProvider::Ssh($p) => $call,
         }
     };
 }

@@ -47,4 +47,5 @@ impl TestContext {
     }
 }
 
+pub mod fake_hetzner;
 pub mod fake_upcloud;

@@ -1,0 +1,387 @@
+//! A stateful fake of the Hetzner Cloud API v1 for tests: servers are created `initializing`
+//! and run once their create/start actions finish after a delay; power actions and delete are
+//! actions too, and a server with an unfinished action answers 423 `locked`; lists filter by
+//! `label_selector` and paginate; SSH keys are unique by name and fingerprint (409
+//! `uniqueness_error`); a configurable share of requests fails with 429 (with `RateLimit-*`
+//! headers), 423 `locked`, 503 or a dropped connection (sometimes after the change was
+//! applied, like a lost answer). Bodies follow the `OpenAPI` schemas; `hetzner_openapi` checks.
+//!
+//! It runs on its own thread, so sync tests that run the real binary can use it too:
+//! `let fake = FakeHetzner::start(FakeHetznerConfig::default());` then point
+//! `provider.api_url` (or `HCLOUD_API_URL`) at `fake.url()` (which ends in `/v1`) and set
+//! `HCLOUD_TOKEN` to `fake.token()`.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+mod routes;
+pub mod shapes;
+
+pub const DEFAULT_TOKEN: &str = "hcloud-fake-token";
+
+/// How the fake behaves.
+#[derive(Debug, Clone)]
+pub struct FakeHetznerConfig {
+    /// How long a create (and its start) action runs; the server is `running` after it.
+    pub boot_delay: Duration,
+    /// How long power actions and delete run.
+    pub action_delay: Duration,
+    /// Percentage (0-100) of requests that fail with 429, 423, 503 or a dropped connection.
+    pub failure_percent: u32,
+    pub seed: u64,
+    /// Public IPv4 addresses handed to new servers, in order (then reused from the start).
+    pub ips: Vec<Ipv4Addr>,
+    /// The only bearer token accepted.
+    pub token: String,
+    /// The `GET /server_types` list (`server_types` array); `None` = [`shapes::server_types`].
+    pub server_types: Option<Value>,
+    /// A graceful shutdown is acknowledged but the server stays on (to exercise poweroff).
+    pub ignore_shutdown: bool,
+    /// The first N creates are applied but their connection is dropped before the answer.
+    pub lose_create_answers: u32,
+    /// Entries per page when the client asks for more.
+    pub max_per_page: usize,
+    /// The first N SSH-key lookups by fingerprint find nothing (another process registering
+    /// the same key at the same moment), so the register call meets 409 `uniqueness_error`.
+    pub stale_key_lookups: u32,
+}
+
+impl Default for FakeHetznerConfig {
+    fn default() -> Self {
+        FakeHetznerConfig {
+            boot_delay: Duration::from_millis(300),
+            action_delay: Duration::from_millis(150),
+            failure_percent: 0,
+            seed: 0x4e7a,
+            ips: (10..=250)
+                .map(|last| Ipv4Addr::new(127, 0, 0, last))
+                .collect(),
+            token: DEFAULT_TOKEN.into(),
+            server_types: None,
+            ignore_shutdown: false,
+            lose_create_answers: 0,
+            max_per_page: 50,
+            stale_key_lookups: 0,
+        }
+    }
+}
+
+/// A server as the fake holds it.
+#[derive(Debug, Clone)]
+pub struct FakeServer {
+    pub id: u64,
+    pub name: String,
+    pub status: String,
+    pub labels: BTreeMap<String, String>,
+    pub ip: Ipv4Addr,
+    pub created: String,
+    pub server_type: String,
+    pub location: String,
+    pub image: String,
+    pub user_data: String,
+    pub ssh_keys: Vec<Value>,
+    /// The status it reaches, and when; `deleted` removes it.
+    pending: Option<(String, Instant)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeAction {
+    pub id: u64,
+    pub command: String,
+    pub server: u64,
+    pub started: String,
+    done_at: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeKey {
+    pub id: u64,
+    pub name: String,
+    pub fingerprint: String,
+    pub public_key: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query after `/v1`.
+    pub path: String,
+    pub body: Option<Value>,
+    /// What the fake did: a status code, or `dropped`.
+    pub outcome: String,
+    /// The answer body, when there was one.
+    pub response: Option<Value>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    servers: BTreeMap<u64, FakeServer>,
+    actions: BTreeMap<u64, FakeAction>,
+    keys: Vec<FakeKey>,
+    requests: Vec<RecordedRequest>,
+    rng: u64,
+    next_ip: usize,
+    next_id: u64,
+    lost_create_answers: u32,
+    stale_key_lookups: u32,
+}
+
+impl State {
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// A server with an unfinished action is locked.
+    fn locked(&self, server: u64) -> bool {
+        let now = Instant::now();
+        self.actions
+            .values()
+            .any(|a| a.server == server && a.done_at > now)
+    }
+}
+
+struct Shared {
+    config: Mutex<FakeHetznerConfig>,
+    state: Mutex<State>,
+}
+
+/// The running fake; stops when dropped.
+pub struct FakeHetzner {
+    url: String,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeHetzner {
+    pub fn start(config: FakeHetznerConfig) -> FakeHetzner {
+        let state = State {
+            rng: config.seed.max(1),
+            next_id: 1000,
+            ..State::default()
+        };
+        let shared = Arc::new(Shared {
+            config: Mutex::new(config),
+            state: Mutex::new(state),
+        });
+        let handler_shared = shared.clone();
+        let (base, stop, thread) =
+            super::fake_upcloud::serve(move |request| handle(handler_shared.clone(), request));
+        FakeHetzner {
+            url: format!("{base}/v1"),
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>/v1`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn token(&self) -> String {
+        self.shared.config.lock().unwrap().token.clone()
+    }
+
+    pub fn servers(&self) -> Vec<FakeServer> {
+        let mut state = self.shared.state.lock().unwrap();
+        tick(&mut state);
+        state.servers.values().cloned().collect()
+    }
+
+    pub fn keys(&self) -> Vec<FakeKey> {
+        self.shared.state.lock().unwrap().keys.clone()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn set_failure_percent(&self, percent: u32) {
+        self.shared.config.lock().unwrap().failure_percent = percent;
+    }
+}
+
+impl Drop for FakeHetzner {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
+
+enum Injected {
+    TooMany,
+    Locked,
+    Unavailable { after: bool },
+    Drop { after: bool },
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
+    let method = request.method().as_str().to_string();
+    let full_path = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_default();
+    let auth = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = request
+        .into_body()
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    let body: Option<Value> = if bytes.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&bytes).ok()
+    };
+    let path = full_path
+        .strip_prefix("/v1")
+        .unwrap_or(&full_path)
+        .to_string();
+    let config = shared.config.lock().unwrap().clone();
+    let mut state = shared.state.lock().unwrap();
+    tick(&mut state);
+    let mut injected = roll(&mut state, config.failure_percent, &method);
+    if method == "POST"
+        && path == "/servers"
+        && state.lost_create_answers < config.lose_create_answers
+    {
+        state.lost_create_answers += 1;
+        injected = Some(Injected::Drop { after: true });
+    }
+    let authorised = auth == format!("Bearer {}", config.token);
+    let (status, reply) = match injected {
+        _ if !authorised => error(401, "unauthorized", "unable to authenticate"),
+        Some(Injected::TooMany) => error(
+            429,
+            "rate_limit_exceeded",
+            "limit of 3600 requests per hour reached",
+        ),
+        Some(Injected::Locked) => error(423, "locked", "resource is locked"),
+        Some(Injected::Unavailable { after: false } | Injected::Drop { after: false }) => {
+            (0, Value::Null)
+        }
+        _ => routes::route(&mut state, &config, &method, &path, body.as_ref()),
+    };
+    let outcome = match injected {
+        Some(Injected::Drop { .. }) => "dropped".to_string(),
+        Some(Injected::Unavailable { .. }) => "503".to_string(),
+        _ => status.to_string(),
+    };
+    let answered = matches!(injected, None | Some(Injected::TooMany | Injected::Locked));
+    state.requests.push(RecordedRequest {
+        method,
+        path,
+        body,
+        outcome,
+        response: answered.then(|| reply.clone()),
+    });
+    drop(state);
+    match injected {
+        Some(Injected::Drop { .. }) => Err(std::io::Error::other("injected dropped connection")),
+        Some(Injected::Unavailable { .. }) => {
+            let (status, body) = error(503, "unavailable", "service unavailable");
+            Ok(respond(status, &body, false))
+        }
+        Some(Injected::TooMany) => Ok(respond(status, &reply, true)),
+        _ => Ok(respond(status, &reply, false)),
+    }
+}
+
+fn respond(status: u16, body: &Value, exhausted: bool) -> Response<Full<Bytes>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Spent budget resets "now", so clients honouring the headers wait ~0 s in tests.
+    let (remaining, reset) = if exhausted { (0, now) } else { (3599, now + 1) };
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json")
+        .header("ratelimit-limit", "3600")
+        .header("ratelimit-remaining", remaining.to_string())
+        .header("ratelimit-reset", reset.to_string())
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("response")
+}
+
+pub(crate) fn error(status: u16, code: &str, message: &str) -> (u16, Value) {
+    (
+        status,
+        json!({"error": {"code": code, "message": message, "details": null}}),
+    )
+}
+
+/// xorshift64: deterministic per seed, no dependency.
+fn next_random(state: &mut State) -> u64 {
+    let mut x = state.rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    state.rng = x;
+    x
+}
+
+fn roll(state: &mut State, percent: u32, method: &str) -> Option<Injected> {
+    if percent == 0 || next_random(state) % 100 >= u64::from(percent) {
+        return None;
+    }
+    let after = next_random(state).is_multiple_of(2);
+    Some(match next_random(state) % 4 {
+        // The API locks only changes.
+        1 if method != "GET" => Injected::Locked,
+        0 | 1 => Injected::TooMany,
+        2 => Injected::Unavailable { after },
+        _ => Injected::Drop { after },
+    })
+}
+
+/// Apply the state changes whose time has come.
+fn tick(state: &mut State) {
+    let now = Instant::now();
+    let mut deleted = Vec::new();
+    for server in state.servers.values_mut() {
+        if let Some((target, at)) = server.pending.clone()
+            && at <= now
+        {
+            server.pending = None;
+            if target == "deleted" {
+                deleted.push(server.id);
+            } else {
+                server.status = target;
+            }
+        }
+    }
+    for id in deleted {
+        state.servers.remove(&id);
+    }
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap()
+        .to_string()
+}
