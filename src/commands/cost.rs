@@ -8,6 +8,7 @@ use serde_json::json;
 use super::Context;
 use crate::config::{Config, ProviderKind};
 use crate::cost::{self, Extras, FleetEstimate, MONTHLY_HOURS_CAP};
+use crate::deploy::fleet::Fleet as Project;
 use crate::error::{Error, ExitStatus};
 use crate::output::table;
 use crate::provider::{AnyProvider, PriceSource, Provider as _};
@@ -38,9 +39,12 @@ struct Fleet {
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     let settings = ctx.settings()?;
-    let config = &settings.config;
+    // Opening the project gives the provider its credentials from the secrets files (or the
+    // environment) and the state file for what runs now.
+    let project = Project::open(settings, "cost")?;
+    let config = project.config();
     let fleet = match config.provider.kind {
-        ProviderKind::Upcloud => priced_fleet(config).await?,
+        ProviderKind::Upcloud => priced_fleet(config, &project.provider).await?,
         ProviderKind::Local | ProviderKind::Ssh => Fleet {
             provider: config.provider.kind.name(),
             zone: "-".into(),
@@ -49,35 +53,133 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
             gross: None,
             source: PriceSource::Free,
         },
-        ProviderKind::Hetzner => hetzner_fleet(config).await?,
+        ProviderKind::Hetzner => hetzner_fleet(config, &project.provider).await?,
     };
+    let running = running_now(&project).await?;
     if let PriceSource::StaleCache { fetched_at, reason } = &fleet.source {
         ctx.printer.warn(format!(
             "using prices cached at {fetched_at}; the price list could not be refreshed: {reason}"
         ));
     }
     match args.format {
-        CostFormat::Json => ctx.printer.data(render_json(&fleet)),
+        CostFormat::Json => {
+            let mut value: serde_json::Value =
+                serde_json::from_str(&render_json(&fleet)).unwrap_or_default();
+            if let (Some(object), Some(running)) = (value.as_object_mut(), &running) {
+                object.insert("running".into(), running_json(running));
+            }
+            ctx.printer.data(value.to_string());
+        }
         CostFormat::Table => {
             ctx.printer.data(render_table(&fleet));
             ctx.printer.info(footnote(&fleet));
+            if let Some(running) = &running {
+                ctx.printer.data("");
+                ctx.printer.data(render_running(running));
+            }
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// What the machines recorded in the state cost so far (cloud providers only).
+async fn running_now(project: &Project) -> Result<Option<cost::RunningCost>, Error> {
+    if !project.config().provider.kind.is_cloud() {
+        return Ok(None);
+    }
+    let state = project.read_state().await?;
+    let mut machines = Vec::new();
+    let mut zones: std::collections::BTreeMap<String, cost::ZonePrices> =
+        std::collections::BTreeMap::new();
+    for (name, machine) in &state.machines {
+        let (Some(zone), Some(plan)) = (&machine.zone, &machine.plan) else {
+            continue;
+        };
+        if machine.id.is_none() {
+            continue;
+        }
+        if !zones.contains_key(zone) {
+            let quote = project.provider.prices(zone).await?;
+            zones.insert(zone.clone(), quote.prices);
+        }
+        let hourly = zones
+            .get(zone)
+            .map(|prices| cost::machine_hourly(prices, plan, &Extras::default()))
+            .transpose()?
+            .unwrap_or(cost::Money::ZERO);
+        machines.push(cost::RunningMachine {
+            name: name.clone(),
+            plan: plan.clone(),
+            zone: zone.clone(),
+            created_at: machine.created_at,
+            hourly,
+        });
+    }
+    if machines.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(cost::running_cost(&machines, jiff::Timestamp::now())))
+}
+
+fn render_running(running: &cost::RunningCost) -> String {
+    let mut rows: Vec<Vec<String>> = running
+        .lines
+        .iter()
+        .map(|line| {
+            vec![
+                line.name.clone(),
+                line.plan.clone(),
+                line.zone.clone(),
+                line.hours_billed.to_string(),
+                format!("€{}", line.hourly.rounded(4)),
+                format!("€{}", line.so_far.rounded(2)),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "TOTAL".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("€{}", running.hourly_total.rounded(4)),
+        format!("€{}", running.so_far_total.rounded(2)),
+    ]);
+    format!(
+        "Running now (≈ €{}/month if left running):\n{}",
+        running.monthly_total.rounded(2),
+        table::render(
+            &["MACHINE", "PLAN", "ZONE", "HOURS", "PER HOUR", "SO FAR"],
+            &rows
+        )
+    )
+}
+
+fn running_json(running: &cost::RunningCost) -> serde_json::Value {
+    json!({
+        "machines": running.lines.iter().map(|line| json!({
+            "name": line.name,
+            "plan": line.plan,
+            "zone": line.zone,
+            "hours_billed": line.hours_billed,
+            "hourly": line.hourly.exact(),
+            "so_far": line.so_far.exact(),
+        })).collect::<Vec<_>>(),
+        "hourly_total": running.hourly_total.exact(),
+        "so_far_total": running.so_far_total.exact(),
+        "monthly_total": running.monthly_total.exact(),
+    })
 }
 
 fn machine_count(config: &Config) -> u64 {
     u64::from(config.vms.count)
 }
 
-async fn priced_fleet(config: &Config) -> Result<Fleet, Error> {
+async fn priced_fleet(config: &Config, provider: &AnyProvider) -> Result<Fleet, Error> {
     let (Some(zone), Some(plan)) = (&config.provider.zone, &config.provider.plan) else {
         return Err(Error::usage(
             "provider.zone and provider.plan are needed to price the fleet",
         ));
     };
-    // Until the secrets module is wired in, credentials come from the environment.
-    let provider = AnyProvider::from_config(config, &|name| std::env::var(name).ok())?;
     let quote = provider.prices(zone).await?;
     let hourly = cost::machine_hourly(&quote.prices, plan, &Extras::default())?;
     Ok(Fleet {
@@ -91,15 +193,13 @@ async fn priced_fleet(config: &Config) -> Result<Fleet, Error> {
 }
 
 /// Hetzner: net and gross, monthly = the list's monthly price (where hourly charges stop).
-async fn hetzner_fleet(config: &Config) -> Result<Fleet, Error> {
+async fn hetzner_fleet(config: &Config, provider: &AnyProvider) -> Result<Fleet, Error> {
     let (Some(zone), Some(plan)) = (&config.provider.zone, &config.provider.plan) else {
         return Err(Error::usage(
             "provider.zone and provider.plan are needed to price the fleet",
         ));
     };
-    let AnyProvider::Hetzner(hetzner) =
-        AnyProvider::from_config(config, &|name| std::env::var(name).ok())?
-    else {
+    let AnyProvider::Hetzner(hetzner) = provider else {
         return Err(Error::failed("the configured provider is not Hetzner"));
     };
     let (price, source) = hetzner.server_type_price(zone, plan).await?;

@@ -25,7 +25,8 @@ pub struct Fleet {
     pub store: StateStore,
     pub provider: AnyProvider,
     pub secrets: Arc<Secrets>,
-    pool: Option<Pool>,
+    /// SSH connections, opened on first use (commands that never connect never need a key).
+    pool: std::sync::OnceLock<Pool>,
 }
 
 impl Fleet {
@@ -51,18 +52,12 @@ impl Fleet {
         let provider = AnyProvider::from_config(config, &lookup)?;
         let store = StateStore::in_project(&settings.project_root)
             .with_command(format!("kamal-dev {command}"));
-        let pool = if config.provider.kind == ProviderKind::Local {
-            None
-        } else {
-            let connector = Connector::new(Some(&config.ssh.key_path), ConnectOptions::default())?;
-            Some(Pool::new(connector))
-        };
         Ok(Fleet {
             settings,
             store,
             provider,
             secrets,
-            pool,
+            pool: std::sync::OnceLock::new(),
         })
     }
 
@@ -98,7 +93,7 @@ impl Fleet {
     /// An executor for the machine recorded as `machine`: this host for `local`, otherwise
     /// SSH to its recorded address with its pinned host key (recorded now on first use).
     pub async fn executor(&self, machine: &str) -> Result<Executor, Error> {
-        let Some(pool) = &self.pool else {
+        let Some(pool) = self.pool()? else {
             return Ok(Executor::local());
         };
         let state = self.read_state().await?;
@@ -122,7 +117,7 @@ impl Fleet {
 
     /// Connect to `host` for `machine`, pinning its host key in the state when first seen.
     pub async fn connect_host(&self, machine: &str, host: &str) -> Result<Executor, Error> {
-        let Some(pool) = &self.pool else {
+        let Some(pool) = self.pool()? else {
             return Ok(Executor::local());
         };
         let state = self.read_state().await?;
@@ -161,9 +156,24 @@ impl Fleet {
         Ok(Executor::Ssh(connection))
     }
 
+    /// The SSH connection pool (`None` for the local provider), created on first use.
+    fn pool(&self) -> Result<Option<&Pool>, Error> {
+        if self.is_local() {
+            return Ok(None);
+        }
+        if let Some(pool) = self.pool.get() {
+            return Ok(Some(pool));
+        }
+        let connector =
+            Connector::new(Some(&self.config().ssh.key_path), ConnectOptions::default())?;
+        // Another task may have won the race; either pool is fine.
+        let _ = self.pool.set(Pool::new(connector));
+        Ok(self.pool.get())
+    }
+
     /// Close every SSH connection.
     pub async fn close(&self) {
-        if let Some(pool) = &self.pool {
+        if let Some(pool) = self.pool.get() {
             pool.close_all().await;
         }
     }
