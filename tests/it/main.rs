@@ -6,6 +6,7 @@ mod common;
 mod config_errors;
 mod conformance;
 mod cost;
+mod e2e_providers;
 mod hetzner;
 mod hetzner_cost;
 mod hetzner_openapi;
