@@ -1,8 +1,10 @@
 //! The deploy workflow: plan (pure) -> apply (effects) -> events. The only module that knows
 //! the order of steps; it never prints (events go to a reporter owned by the command).
 
+pub mod access;
 pub mod apply;
 pub mod container;
 pub mod events;
 pub mod fleet;
 pub mod plan;
+pub mod source;

@@ -24,6 +24,7 @@ struct ConnectionInner {
     handle: Handle<Client>,
     target: SshTarget,
     fingerprint: Fingerprint,
+    public_key: String,
     first_use: bool,
     channels: Semaphore,
 }
@@ -42,6 +43,7 @@ impl Connection {
         handle: Handle<Client>,
         target: SshTarget,
         fingerprint: Fingerprint,
+        public_key: String,
         first_use: bool,
         max_channels: usize,
     ) -> Connection {
@@ -50,6 +52,7 @@ impl Connection {
                 handle,
                 target,
                 fingerprint,
+                public_key,
                 first_use,
                 channels: Semaphore::new(max_channels.max(1)),
             }),
@@ -63,6 +66,16 @@ impl Connection {
     /// The fingerprint of the host key the server proved it holds.
     pub fn host_key(&self) -> &Fingerprint {
         &self.inner.fingerprint
+    }
+
+    /// The host key itself in OpenSSH form (`ssh-ed25519 AAAA...`), for `known_hosts` files.
+    pub fn host_public_key(&self) -> &str {
+        &self.inner.public_key
+    }
+
+    /// The underlying session, for port forwards (`forward.rs`).
+    pub(crate) fn handle(&self) -> &Handle<Client> {
+        &self.inner.handle
     }
 
     /// True when no fingerprint was expected: the caller should record [`Self::host_key`].

@@ -101,7 +101,7 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-fn exit_of(status: std::process::ExitStatus) -> Exit {
+pub(crate) fn exit_of(status: std::process::ExitStatus) -> Exit {
     use std::os::unix::process::ExitStatusExt as _;
     if let Some(code) = status.code() {
         return Exit::Code(u32::try_from(code).unwrap_or(u32::MAX));

@@ -25,7 +25,9 @@
 mod auth;
 mod connection;
 mod error;
+mod forward;
 mod hostkey;
+mod interactive;
 mod local;
 mod output;
 mod pool;
@@ -36,7 +38,11 @@ mod target;
 pub use auth::private_key_path;
 pub use connection::Connection;
 pub use error::RemoteError;
-pub use hostkey::{BadFingerprint, Fingerprint, HostKeyCheck, check as check_host_key};
+pub use forward::{ForwardError, Forwarding};
+pub use hostkey::{
+    BadFingerprint, Fingerprint, HostKeyCheck, check as check_host_key, known_hosts_line,
+};
+pub use interactive::interactive;
 pub use local::{LOCAL_HOST, Local};
 pub use output::{Exit, MAX_LINE, Output, Stream, program_label};
 pub use pool::Pool;
