@@ -40,6 +40,9 @@ async fn command_line(
     fleet: &Fleet,
     args: &Args,
 ) -> Result<Option<Vec<String>>, Error> {
+    use std::io::IsTerminal as _;
+    // A piped script (no terminal) still runs, without a pseudo-terminal.
+    let tty = std::io::stdin().is_terminal();
     let state = fleet.read_state().await?;
     let resolver = Resolver::new(fleet)?;
     let (access, _executor) = resolver.resolve(&state, &args.name).await?;
@@ -49,7 +52,7 @@ async fn command_line(
                 .info("The local provider's machine is this one: you are already on it.");
             return Ok(None);
         }
-        return Ok(Some(access.shell()));
+        return Ok(Some(access.shell(tty)));
     }
     // Resolving connected (and pinned the key if it was new): write known_hosts now.
     let known_hosts = super::ssh_config::write_known_hosts(fleet).await?;
@@ -63,6 +66,7 @@ async fn command_line(
     let ssh = &fleet.config().ssh;
     let identity = crate::remote::private_key_path(&ssh.key_path);
     let mut line = system_ssh(
+        tty,
         &identity.to_string_lossy(),
         &known_hosts.to_string_lossy(),
         ssh.port,
@@ -71,13 +75,15 @@ async fn command_line(
     );
     if !args.machine {
         line.push("--".into());
-        line.push(crate::shell::join(&access.shell()));
+        line.push(crate::shell::join(&access.shell(tty)));
     }
     Ok(Some(line))
 }
 
-/// `ssh -t` with the key, the project's `known_hosts` (strict) and the port.
+/// `ssh -t` (`-T` without a terminal) with the key, the project's `known_hosts` (strict)
+/// and the port.
 pub fn system_ssh(
+    tty: bool,
     identity: &str,
     known_hosts: &str,
     port: u16,
@@ -86,7 +92,7 @@ pub fn system_ssh(
 ) -> Vec<String> {
     vec![
         "ssh".into(),
-        "-t".into(),
+        if tty { "-t" } else { "-T" }.into(),
         "-i".into(),
         identity.into(),
         "-o".into(),
@@ -116,7 +122,14 @@ mod tests {
 
     #[test]
     fn system_ssh_pins_the_key_file() {
-        let argv = system_ssh("/k/id", "/p/.kamal/known_hosts", 2222, "root", "1.2.3.4");
+        let argv = system_ssh(
+            true,
+            "/k/id",
+            "/p/.kamal/known_hosts",
+            2222,
+            "root",
+            "1.2.3.4",
+        );
         let line = argv.join(" ");
         assert!(line.starts_with("ssh -t -i /k/id"));
         assert!(line.contains("-o UserKnownHostsFile=/p/.kamal/known_hosts"));

