@@ -19,6 +19,9 @@ use crate::state::State;
 #[derive(Debug, ClapArgs)]
 pub struct Args {}
 
+/// How long [`refresh`] waits for one workspace's machine.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// One machine-side SSH destination of a workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -77,26 +80,29 @@ pub async fn refresh(fleet: &Fleet) -> Result<(PathBuf, usize), Error> {
     let state = fleet.read_state().await?;
     let resolver = Resolver::new(fleet)?;
     let ssh = &fleet.config().ssh;
-    let mut entries = Vec::new();
-    for (name, workspace) in &state.workspaces {
+    let jobs = state.workspaces.iter().filter_map(|(name, workspace)| {
         let machine = workspace.machine.as_deref().unwrap_or_default();
-        let Some(host) = state.machines.get(machine).and_then(|m| m.ip.clone()) else {
-            continue;
-        };
-        // A machine that cannot be reached keeps its machine entry.
-        let remote_command = resolver
-            .resolve(&state, name)
-            .await
-            .ok()
-            .map(|(access, _)| crate::shell::join(&access.shell(true)));
-        entries.push(Entry {
-            alias: name.clone(),
-            host,
-            port: ssh.port,
-            user: ssh.user.clone(),
-            remote_command,
-        });
-    }
+        let host = state.machines.get(machine).and_then(|m| m.ip.clone())?;
+        let (resolver, state) = (&resolver, &state);
+        Some(async move {
+            // A machine that does not answer soon keeps only its machine entry, so a deploy
+            // with a broken machine does not wait here for the connect retries.
+            let remote_command =
+                tokio::time::timeout(RESOLVE_TIMEOUT, resolver.resolve(state, name))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .map(|(access, _)| crate::shell::join(&access.shell(true)));
+            Entry {
+                alias: name.clone(),
+                host,
+                port: ssh.port,
+                user: ssh.user.clone(),
+                remote_command,
+            }
+        })
+    });
+    let entries = futures::future::join_all(jobs).await;
     // Resolving may have pinned keys for the first time: read them afresh.
     let known_hosts = write_known_hosts(fleet).await?;
     let identity = absolute(&root, &crate::remote::private_key_path(&ssh.key_path));

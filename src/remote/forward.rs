@@ -101,6 +101,8 @@ impl Forwarding {
         let on_problem = Arc::new(on_problem);
         loop {
             let Ok((mut socket, peer)) = self.listener.accept().await else {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             };
             if self.connection.is_closed() {
