@@ -301,6 +301,23 @@ fn upload_skips_ignored_files_and_exec_reaches_every_workspace() {
     assert_eq!(code, 3);
     let (code, _, stderr) = project.exec(&["--all"], &["sh", "-c", "test \"$HOSTNAME\" = never"]);
     assert_eq!(code, 1, "{stderr}");
+    // logs: the container's output (the exec above wrote none to it) and a clear miss.
+    let output = project
+        .kamal_dev()
+        .args(["logs", "waup-1", "--tail", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = project
+        .kamal_dev()
+        .args(["logs", "nope-9"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
     let (code, _, stderr) = project.exec(&["nope-9"], &["true"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no workspace named nope-9"), "{stderr}");
@@ -320,6 +337,12 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
     let project = Project::new(&key, "wassh", 1, "");
     project.deploy();
 
+    let config = project.ctx.path().join(".kamal/ssh_config");
+    let after_deploy = std::fs::read_to_string(&config).expect("deploy writes .kamal/ssh_config");
+    assert!(
+        after_deploy.contains("Host wassh-1.machine\n"),
+        "{after_deploy}"
+    );
     let output = project
         .kamal_dev()
         .arg("ssh-config")
