@@ -16,6 +16,7 @@ use crate::error::{Error, ExitStatus, Message};
 use crate::remote::Executor;
 
 use super::apply::Run;
+use super::container::{WorkspaceInputs, image_facts};
 use super::events::{Event, Step};
 use super::plan::WorkspacePlan;
 
@@ -91,6 +92,7 @@ pub async fn deliver(
             if let Some(line) = said.lines().last() {
                 step(line.to_string());
             }
+            hand_over(run, executor, plan, host_dir).await;
             Ok(())
         }
         Source::Upload(folder) => {
@@ -114,9 +116,94 @@ pub async fn deliver(
                 .run_checked(&extract_argv(host_dir), Some(&archive))
                 .await?;
             step(format!("uploaded {} KiB", archive.len().div_ceil(1024)));
+            hand_over(run, executor, plan, host_dir).await;
             Ok(())
         }
     }
+}
+
+/// Give the delivered files to the user the container's shells run as (remoteUser, else
+/// containerUser), so a non-root devcontainer user can edit its code. Best effort: a failure
+/// is a warning, the files stay the SSH user's.
+async fn hand_over(run: &Run<'_>, executor: &Executor, plan: &WorkspacePlan, host_dir: &str) {
+    if let Err(why) = chown_to_container_user(run, executor, plan, host_dir).await {
+        run.reporter.event(Event::Warning {
+            message: format!(
+                "{}: the delivered source stays owned by the SSH user: {why}",
+                plan.name
+            ),
+        });
+    }
+}
+
+async fn chown_to_container_user(
+    run: &Run<'_>,
+    executor: &Executor,
+    plan: &WorkspacePlan,
+    host_dir: &str,
+) -> Result<(), String> {
+    let config = run.fleet.config();
+    let step = run.blueprint.image_step().map_err(|e| e.to_string())?;
+    let image = step.image();
+    let inspect = executor
+        .run_checked(&["docker", "image", "inspect", image], None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let facts = image_facts(&inspect.stdout_text())?;
+    let container = run
+        .blueprint
+        .container(
+            &facts,
+            &WorkspaceInputs {
+                name: &plan.name,
+                machine: &plan.machine,
+                service: &config.service,
+                env_file: None,
+                host_dir,
+                local: false,
+                publish: config.ports.publish,
+                limits: config.defaults,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let Some(user) = container
+        .user
+        .filter(|u| !u.is_empty() && u != "root" && u != "0")
+    else {
+        return Ok(());
+    };
+    let ids = executor
+        .run_checked(
+            &[
+                "docker",
+                "run",
+                "--rm",
+                "--user",
+                user.as_str(),
+                "--entrypoint",
+                "sh",
+                image,
+                "-c",
+                "echo \"$(id -u):$(id -g)\"",
+            ],
+            None,
+        )
+        .await
+        .map_err(|e| format!("could not look up user {user} in {image}: {e}"))?;
+    let owner = ids.stdout_text().trim().to_string();
+    if !owner
+        .split(':')
+        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "user {user} in {image} has no numeric id ({owner:?})"
+        ));
+    }
+    executor
+        .run_checked(&["chown", "-R", owner.as_str(), "--", host_dir], None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The token from the secret `token_secret` names, evaluated off the async threads.

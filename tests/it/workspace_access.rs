@@ -39,6 +39,22 @@ struct Project {
 
 impl Project {
     fn new(key: &Path, service: &str, count: u32, source_yaml: &str) -> Project {
+        Project::with_devcontainer(
+            key,
+            service,
+            count,
+            source_yaml,
+            r#"{ "image": "local/busybox:latest", "forwardPorts": [8080] }"#,
+        )
+    }
+
+    fn with_devcontainer(
+        key: &Path,
+        service: &str,
+        count: u32,
+        source_yaml: &str,
+        devcontainer: &str,
+    ) -> Project {
         let fake = FakeUpcloud::start(FakeUpcloudConfig {
             boot_delay: Duration::from_millis(50),
             ..FakeUpcloudConfig::default()
@@ -52,10 +68,7 @@ impl Project {
                 key = key.display(),
             ),
         );
-        ctx.write(
-            ".devcontainer/devcontainer.json",
-            r#"{ "image": "local/busybox:latest", "forwardPorts": [8080] }"#,
-        );
+        ctx.write(".devcontainer/devcontainer.json", devcontainer);
         let project = Project {
             ctx,
             fake,
@@ -270,7 +283,14 @@ fn git_source_clones_each_workspace_branch_and_leaks_no_token() {
 #[test]
 fn upload_skips_ignored_files_and_exec_reaches_every_workspace() {
     let Some(key) = services() else { return };
-    let project = Project::new(&key, "waup", 2, "source:\n  upload: app\n");
+    // A non-root remoteUser: the uploaded files must be theirs to edit.
+    let project = Project::with_devcontainer(
+        &key,
+        "waup",
+        2,
+        "source:\n  upload: app\n",
+        r#"{ "image": "local/busybox:latest", "remoteUser": "nobody" }"#,
+    );
     project.ctx.write("app/.gitignore", "*.log\nbuild/\n");
     project.ctx.write("app/keep.txt", "kept\n");
     project.ctx.write("app/src/main.sh", "echo hi\n");
@@ -291,10 +311,24 @@ fn upload_skips_ignored_files_and_exec_reaches_every_workspace() {
         "ignored folder uploaded: {listing}"
     );
 
+    let (code, out, stderr) = project.exec(
+        &["waup-1"],
+        &[
+            "sh",
+            "-c",
+            "id -u && touch made-by-user && echo more >> keep.txt",
+        ],
+    );
+    assert_eq!(
+        code, 0,
+        "the remote user cannot edit the uploaded files: {stderr}"
+    );
+    assert_eq!(out.trim(), "65534");
+
     // --all: every workspace answers, each line prefixed with its name.
     let (code, out, stderr) = project.exec(&["--all"], &["cat", "keep.txt"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(out.lines().any(|l| l == "waup-1 | kept"), "{out}");
+    assert!(out.lines().any(|l| l == "waup-1 | more"), "{out}");
     assert!(out.lines().any(|l| l == "waup-2 | kept"), "{out}");
     // One workspace: the command's own exit code; all: 1 when any failed.
     let (code, _, _) = project.exec(&["waup-2"], &["sh", "-c", "exit 3"]);
