@@ -8,9 +8,6 @@
 //! with `git -c`: it is never in the URL, on a command line, in `.git/config`, or in a file.
 //! Never prints: progress goes to the run's reporter.
 
-use std::io;
-use std::path::{Component, Path};
-
 use crate::config::{GitSource, Source};
 use crate::error::{Error, ExitStatus, Message};
 use crate::remote::Executor;
@@ -19,6 +16,8 @@ use super::apply::Run;
 use super::container::{WorkspaceInputs, image_facts};
 use super::events::{Event, Step};
 use super::plan::WorkspacePlan;
+
+mod archive;
 
 /// Deliver the configured source of `plan`'s workspace into `host_dir` on `executor`'s
 /// machine. Does nothing when no source is configured or `deploy --no-source` was given.
@@ -98,24 +97,44 @@ pub async fn deliver(
         Source::Upload(folder) => {
             let root = fleet.project_root().join(folder);
             step(format!("uploading {}", folder.display()));
-            let archive = tokio::task::spawn_blocking({
-                let root = root.clone();
-                move || archive(&root)
-            })
-            .await
-            .map_err(|e| Error::failed(format!("internal task failed: {e}")))?
-            .map_err(|err| {
+            if !root.is_dir() {
+                return Err(Message::new(
+                    format!("source.upload: {} is not a folder", root.display()),
+                    ExitStatus::Usage,
+                )
+                .with_hint("set source.upload in config/dev.yml to a folder of the project")
+                .into());
+            }
+            // The archive is built while it is sent: nothing holds the whole of it.
+            let (mut reader, producer) = archive::stream(root.clone());
+            let output = executor
+                .run_reading(&extract_argv(host_dir), &mut reader)
+                .await;
+            drop(reader);
+            let archived = producer
+                .await
+                .map_err(|e| Error::failed(format!("internal task failed: {e}")))?;
+            let size = archived.map_err(|err| {
                 Message::new(
                     format!("could not archive {} for upload", root.display()),
                     ExitStatus::Failure,
                 )
                 .with_source(err)
-                .with_hint("check source.upload in config/dev.yml names a readable folder")
+                .with_hint("check that every file under source.upload is readable")
             })?;
-            executor
-                .run_checked(&extract_argv(host_dir), Some(&archive))
-                .await?;
-            step(format!("uploaded {} KiB", archive.len().div_ceil(1024)));
+            let output = output?;
+            if !output.success() {
+                return Err(Message::new(
+                    format!(
+                        "unpacking the upload failed on {}: {}",
+                        executor.label(),
+                        last_lines(&output.stderr_text())
+                    ),
+                    ExitStatus::Failure,
+                )
+                .into());
+            }
+            step(format!("uploaded {} KiB", size.div_ceil(1024)));
             hand_over(run, executor, plan, host_dir).await;
             Ok(())
         }
@@ -321,49 +340,6 @@ pub fn extract_argv(host_dir: &str) -> Vec<String> {
     ]
 }
 
-/// Top-level folders never uploaded: git's own data and kamal's secrets and state.
-const NEVER_UPLOADED: [&str; 2] = [".git", ".kamal"];
-
-/// A tar archive of `root`, skipping what `.gitignore` (and `.ignore`, and git's exclude
-/// files) exclude, whether or not `root` is in a git repository.
-pub fn archive(root: &Path) -> io::Result<Vec<u8>> {
-    if !root.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{} is not a folder", root.display()),
-        ));
-    }
-    let mut builder = tar::Builder::new(Vec::new());
-    builder.follow_symlinks(false);
-    let walk = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .require_git(false)
-        .parents(true)
-        .filter_entry(|entry| {
-            !(entry.depth() == 1
-                && entry.file_type().is_some_and(|t| t.is_dir())
-                && NEVER_UPLOADED
-                    .iter()
-                    .any(|n| entry.file_name() == std::ffi::OsStr::new(n)))
-        })
-        .build();
-    for entry in walk {
-        let entry = entry.map_err(io::Error::other)?;
-        if entry.depth() == 0 {
-            continue;
-        }
-        let relative = entry.path().strip_prefix(root).map_err(io::Error::other)?;
-        if relative
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-        {
-            continue;
-        }
-        builder.append_path_with_name(entry.path(), relative)?;
-    }
-    builder.into_inner()
-}
-
 fn last_lines(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()
@@ -409,30 +385,6 @@ mod tests {
         assert!(argv[2].contains("password=$KAMAL_DEV_GIT_TOKEN"));
         assert!(git_argv(&git("--upload-pack=x"), None, "/w").is_err());
         assert!(git_argv(&git("u"), Some("-b"), "/w").is_err());
-    }
-
-    #[test]
-    fn archive_honours_gitignore_and_skips_kamal() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::write(root.join(".gitignore"), "*.log\ntarget/\n").unwrap();
-        std::fs::write(root.join("keep.txt"), "k").unwrap();
-        std::fs::write(root.join("debug.log"), "x").unwrap();
-        std::fs::create_dir_all(root.join("target/x")).unwrap();
-        std::fs::write(root.join("target/x/big"), "x").unwrap();
-        std::fs::create_dir_all(root.join(".kamal")).unwrap();
-        std::fs::write(root.join(".kamal/secrets"), "T=1").unwrap();
-        std::fs::create_dir_all(root.join("src")).unwrap();
-        std::fs::write(root.join("src/main.rs"), "fn main() {}").unwrap();
-        let bytes = archive(root).unwrap();
-        let mut names: Vec<String> = tar::Archive::new(bytes.as_slice())
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        assert_eq!(names, vec![".gitignore", "keep.txt", "src", "src/main.rs"]);
-        assert!(archive(&root.join("missing")).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use russh::ChannelMsg;
 use russh::client::{self, Handle};
 use tokio::sync::Semaphore;
 
+use super::Input;
 use super::error::RemoteError;
 use super::hostkey::Fingerprint;
 use super::output::{Exit, Sink};
@@ -103,7 +104,7 @@ impl Connection {
         &self,
         program: &str,
         command: Vec<u8>,
-        stdin: Option<&[u8]>,
+        stdin: Option<&mut Input<'_>>,
         sink: &mut dyn Sink,
     ) -> Result<Exit, RemoteError> {
         let target = &self.inner.target;
@@ -130,7 +131,7 @@ impl Connection {
         // fill both windows and stall.
         let writer = async {
             if let Some(data) = stdin {
-                write.data(data).await?;
+                write.data(&mut *data).await?;
             }
             write.eof().await
         };

@@ -51,6 +51,9 @@ pub use target::SshTarget;
 
 use output::{Collect, Lines, Sink};
 
+/// What a command reads on stdin: bytes in memory or a stream (an archive being built).
+pub type Input<'a> = dyn tokio::io::AsyncRead + Unpin + Send + 'a;
+
 /// Where commands run: one machine over SSH, or this machine.
 #[derive(Debug, Clone)]
 pub enum Executor {
@@ -87,8 +90,26 @@ impl Executor {
         argv: &[S],
         stdin: Option<&[u8]>,
     ) -> Result<Output, RemoteError> {
+        let mut bytes = stdin;
+        let input = bytes.as_mut().map(|b| b as &mut Input<'_>);
         let mut sink = Collect::default();
-        let exit = self.exec(argv, stdin, &mut sink).await?;
+        let exit = self.exec(argv, input, &mut sink).await?;
+        Ok(Output {
+            exit,
+            stdout: sink.stdout,
+            stderr: sink.stderr,
+        })
+    }
+
+    /// Like [`Self::run`], with stdin streamed from `input` until it ends (data too large to
+    /// hold in memory, such as an archive of a source folder).
+    pub async fn run_reading<S: AsRef<str> + Sync>(
+        &self,
+        argv: &[S],
+        input: &mut Input<'_>,
+    ) -> Result<Output, RemoteError> {
+        let mut sink = Collect::default();
+        let exit = self.exec(argv, Some(input), &mut sink).await?;
         Ok(Output {
             exit,
             stdout: sink.stdout,
@@ -128,8 +149,10 @@ impl Executor {
         S: AsRef<str> + Sync,
         F: FnMut(Stream, &str) + Send,
     {
+        let mut bytes = stdin;
+        let input = bytes.as_mut().map(|b| b as &mut Input<'_>);
         let mut sink = Lines::new(on_line);
-        let exit = self.exec(argv, stdin, &mut sink).await;
+        let exit = self.exec(argv, input, &mut sink).await;
         sink.finish();
         exit
     }
@@ -145,7 +168,7 @@ impl Executor {
     async fn exec<S: AsRef<str> + Sync>(
         &self,
         argv: &[S],
-        stdin: Option<&[u8]>,
+        stdin: Option<&mut Input<'_>>,
         sink: &mut dyn Sink,
     ) -> Result<Exit, RemoteError> {
         let program = program_label(argv);
