@@ -51,6 +51,11 @@ pub async fn run(ctx: &Context, _args: Args) -> Result<ExitStatus, Error> {
         path.display()
     ));
     ctx.printer.data(include_line(&path));
+    // OpenSSH before 10 refuses a command line on a host with RemoteCommand: say which entry
+    // takes one.
+    ctx.printer.info(
+        "Then `ssh NAME` opens a shell in the workspace's container and `ssh NAME.machine` reaches its machine (use that one, or `kamal-dev exec NAME -- CMD`, to run a single command).",
+    );
     Ok(ExitStatus::Success)
 }
 
