@@ -97,6 +97,12 @@ pub enum Command {
     Exec(commands::exec::Args),
     /// Show a workspace container's logs
     Logs(commands::logs::Args),
+    /// Write `.kamal/ssh_config` (a Host entry per workspace) and print its `Include` line
+    SshConfig(commands::ssh_config::Args),
+    /// Forward local ports to a workspace's published ports over SSH, until Ctrl-C
+    Forward(commands::forward::Args),
+    /// Make `bin/kamal dev <command>` run kamal-dev (other commands still run Kamal)
+    InstallBinstub(commands::install_binstub::Args),
     /// Show hourly and monthly cost of the configured fleet and of what runs now
     Cost(commands::cost::Args),
     /// Read devcontainer.json the way the Dev Containers CLI does

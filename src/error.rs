@@ -14,6 +14,8 @@ pub enum ExitStatus {
     Success,
     Failure,
     Usage,
+    /// The exit code of a command run for the user (`exec` in one workspace, `ssh`), passed on.
+    Code(u8),
 }
 
 impl ExitStatus {
@@ -22,6 +24,7 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Usage => 2,
+            ExitStatus::Code(code) => code,
         }
     }
 }

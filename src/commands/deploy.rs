@@ -38,6 +38,10 @@ pub struct Args {
     /// Progress output: human text, or one JSON event per line on stdout
     #[arg(long, value_enum, default_value_t = DeployFormat::Text)]
     pub format: DeployFormat,
+
+    /// Do not clone or upload `source:` into the workspaces
+    #[arg(long)]
+    pub no_source: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -96,8 +100,15 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         env_file: env_file.as_ref().map(|e| &e.contents),
         redactor: &redactor,
         reporter: reporter.as_ref(),
+        deliver_source: !args.no_source,
     };
     let outcomes = run.apply(&plan).await;
+    if let Err(err) = super::ssh_config::refresh(&fleet).await {
+        ctx.printer.warn(format!(
+            "could not update .kamal/ssh_config: {}",
+            err.render().message
+        ));
+    }
     fleet.close().await;
     drop(reporter);
 

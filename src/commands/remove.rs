@@ -78,6 +78,12 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     }
     let reporter = super::reporter(ctx, &names);
     let (outcomes, machines) = manage::remove(&fleet, &names, reporter.as_ref()).await?;
+    if let Err(err) = super::ssh_config::refresh(&fleet).await {
+        ctx.printer.warn(format!(
+            "could not update the SSH config: {}",
+            err.render().message
+        ));
+    }
     fleet.close().await;
     drop(reporter);
     for machine in &machines {

@@ -40,6 +40,8 @@ pub struct Run<'a> {
     pub env_file: Option<&'a SecretBytes>,
     pub redactor: &'a Redactor,
     pub reporter: &'a dyn Reporter,
+    /// Deliver `source:` into each workspace folder (`deploy --no-source` turns it off).
+    pub deliver_source: bool,
 }
 
 /// A step failed: which step, and the (already redacted) reason.
@@ -552,6 +554,9 @@ impl Run<'_> {
                 .map_err(|e| self.fail(Step::DeliverSource, &e.into()))?;
         }
         // SOURCE DELIVERY: the user's code goes into `host_dir` here (issue 8).
+        super::source::deliver(self, executor, plan, &host_dir)
+            .await
+            .map_err(|e| self.fail(Step::DeliverSource, &e))?;
         let container = self
             .blueprint
             .container(

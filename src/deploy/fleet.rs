@@ -112,7 +112,9 @@ impl Fleet {
             .host_key_fingerprint
             .as_deref()
             .and_then(|f| Fingerprint::parse(f).ok());
-        self.connect(pool, machine, &host, expected.as_ref()).await
+        let has_key = record.host_key.is_some();
+        self.connect(pool, machine, &host, expected.as_ref(), has_key)
+            .await
     }
 
     /// Connect to `host` for `machine`, pinning its host key in the state when first seen.
@@ -121,12 +123,13 @@ impl Fleet {
             return Ok(Executor::local());
         };
         let state = self.read_state().await?;
-        let expected = state
-            .machines
-            .get(machine)
+        let record = state.machines.get(machine);
+        let expected = record
             .and_then(|m| m.host_key_fingerprint.as_deref())
             .and_then(|f| Fingerprint::parse(f).ok());
-        self.connect(pool, machine, host, expected.as_ref()).await
+        let has_key = record.is_some_and(|m| m.host_key.is_some());
+        self.connect(pool, machine, host, expected.as_ref(), has_key)
+            .await
     }
 
     async fn connect(
@@ -135,6 +138,7 @@ impl Fleet {
         machine: &str,
         host: &str,
         expected: Option<&Fingerprint>,
+        has_key: bool,
     ) -> Result<Executor, Error> {
         let ssh = &self.config().ssh;
         let target = SshTarget::new(host)
@@ -142,12 +146,18 @@ impl Fleet {
             .with_user(ssh.user.clone())
             .with_port(ssh.port);
         let connection = pool.get(&target, expected).await?;
-        if expected.is_none() {
+        // The full key (not just its fingerprint) is kept for system `ssh`'s known_hosts;
+        // states written before it was recorded get it on the next (verified) connection.
+        if expected.is_none() || !has_key {
             let fingerprint = connection.host_key().to_string();
+            let public_key = connection.host_public_key().to_string();
             let name = machine.to_string();
             self.update(move |state| {
                 if let Some(record) = state.machines.get_mut(&name) {
                     record.host_key_fingerprint = Some(fingerprint);
+                    if !public_key.is_empty() {
+                        record.host_key = Some(public_key);
+                    }
                 }
                 Ok(())
             })

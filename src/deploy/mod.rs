@@ -1,6 +1,7 @@
 //! The deploy workflow: plan (pure) -> apply (effects) -> events. The only module that knows
 //! the order of steps; it never prints (events go to a reporter owned by the command).
 
+pub mod access;
 pub mod apply;
 pub mod container;
 pub mod events;
@@ -8,3 +9,4 @@ pub mod fleet;
 pub mod manage;
 pub mod plan;
 pub mod rebuild;
+pub mod source;

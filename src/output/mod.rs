@@ -65,6 +65,11 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// A line of a remote command's stderr, passed on to stderr as is (`exec`, `logs`).
+    pub fn data_err(&self, text: impl std::fmt::Display) {
+        let _ = writeln!(anstream::stderr(), "{text}");
+    }
+
     /// Raw bytes to stdout, without a trailing newline (man pages, completions).
     pub fn raw(&self, bytes: &[u8]) {
         let mut out = std::io::stdout().lock();

@@ -7,6 +7,7 @@ use russh::ChannelMsg;
 use russh::client::{self, Handle};
 use tokio::sync::Semaphore;
 
+use super::Input;
 use super::error::RemoteError;
 use super::hostkey::Fingerprint;
 use super::output::{Exit, Sink};
@@ -24,6 +25,7 @@ struct ConnectionInner {
     handle: Handle<Client>,
     target: SshTarget,
     fingerprint: Fingerprint,
+    public_key: String,
     first_use: bool,
     channels: Semaphore,
 }
@@ -42,6 +44,7 @@ impl Connection {
         handle: Handle<Client>,
         target: SshTarget,
         fingerprint: Fingerprint,
+        public_key: String,
         first_use: bool,
         max_channels: usize,
     ) -> Connection {
@@ -50,6 +53,7 @@ impl Connection {
                 handle,
                 target,
                 fingerprint,
+                public_key,
                 first_use,
                 channels: Semaphore::new(max_channels.max(1)),
             }),
@@ -63,6 +67,16 @@ impl Connection {
     /// The fingerprint of the host key the server proved it holds.
     pub fn host_key(&self) -> &Fingerprint {
         &self.inner.fingerprint
+    }
+
+    /// The host key itself in OpenSSH form (`ssh-ed25519 AAAA...`), for `known_hosts` files.
+    pub fn host_public_key(&self) -> &str {
+        &self.inner.public_key
+    }
+
+    /// The underlying session, for port forwards (`forward.rs`).
+    pub(crate) fn handle(&self) -> &Handle<Client> {
+        &self.inner.handle
     }
 
     /// True when no fingerprint was expected: the caller should record [`Self::host_key`].
@@ -90,7 +104,7 @@ impl Connection {
         &self,
         program: &str,
         command: Vec<u8>,
-        stdin: Option<&[u8]>,
+        stdin: Option<&mut Input<'_>>,
         sink: &mut dyn Sink,
     ) -> Result<Exit, RemoteError> {
         let target = &self.inner.target;
@@ -117,7 +131,7 @@ impl Connection {
         // fill both windows and stall.
         let writer = async {
             if let Some(data) = stdin {
-                write.data(data).await?;
+                write.data(&mut *data).await?;
             }
             write.eof().await
         };

@@ -49,6 +49,29 @@ impl fmt::Display for Fingerprint {
     }
 }
 
+/// A public key as OpenSSH writes it (`ssh-ed25519 AAAA...`), without a comment.
+pub fn openssh_line(key: &PublicKey) -> String {
+    key.to_openssh()
+        .map(|line| {
+            let mut parts = line.split_whitespace();
+            match (parts.next(), parts.next()) {
+                (Some(kind), Some(data)) => format!("{kind} {data}"),
+                _ => line.clone(),
+            }
+        })
+        .unwrap_or_default()
+}
+
+/// One `known_hosts` line pinning `key` (OpenSSH form) for `host` on `port`.
+pub fn known_hosts_line(host: &str, port: u16, key: &str) -> String {
+    let host = if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    };
+    format!("{host} {key}")
+}
+
 /// The outcome of comparing the key a server showed with the one recorded for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostKeyCheck {
@@ -99,6 +122,21 @@ mod tests {
         let fp = Fingerprint::of(&key);
         assert!(fp.as_str().starts_with("SHA256:"));
         assert_eq!(Fingerprint::parse(fp.as_str()).unwrap(), fp);
+    }
+
+    #[test]
+    fn known_hosts_lines() {
+        let key = PublicKey::from_openssh(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFyr3PXw9mDSsUfkxDbmBI0/rMuGZnSS5pnWi0jRqVuv test",
+        )
+        .unwrap();
+        let line = openssh_line(&key);
+        assert_eq!(
+            line,
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFyr3PXw9mDSsUfkxDbmBI0/rMuGZnSS5pnWi0jRqVuv"
+        );
+        assert_eq!(known_hosts_line("1.2.3.4", 22, "k"), "1.2.3.4 k");
+        assert_eq!(known_hosts_line("1.2.3.4", 2222, "k"), "[1.2.3.4]:2222 k");
     }
 
     #[test]

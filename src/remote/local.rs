@@ -6,6 +6,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 
+use super::Input;
 use super::error::RemoteError;
 use super::output::{Exit, Sink, Stream};
 
@@ -21,7 +22,7 @@ impl Local {
         &self,
         argv: &[S],
         program: &str,
-        stdin: Option<&[u8]>,
+        stdin: Option<&mut Input<'_>>,
         sink: &mut dyn Sink,
     ) -> Result<Exit, RemoteError> {
         let Some((first, rest)) = argv.split_first() else {
@@ -59,7 +60,7 @@ impl Local {
         let writer = async {
             if let (Some(pipe), Some(data)) = (input.as_mut(), stdin) {
                 // A child that exits without reading its input is not our failure.
-                let _ = pipe.write_all(data).await;
+                let _ = tokio::io::copy(data, pipe).await;
                 let _ = pipe.shutdown().await;
             }
             drop(input.take());
@@ -101,7 +102,7 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-fn exit_of(status: std::process::ExitStatus) -> Exit {
+pub(crate) fn exit_of(status: std::process::ExitStatus) -> Exit {
     use std::os::unix::process::ExitStatusExt as _;
     if let Some(code) = status.code() {
         return Exit::Code(u32::try_from(code).unwrap_or(u32::MAX));

@@ -25,7 +25,9 @@
 mod auth;
 mod connection;
 mod error;
+mod forward;
 mod hostkey;
+mod interactive;
 mod local;
 mod output;
 mod pool;
@@ -36,7 +38,11 @@ mod target;
 pub use auth::private_key_path;
 pub use connection::Connection;
 pub use error::RemoteError;
-pub use hostkey::{BadFingerprint, Fingerprint, HostKeyCheck, check as check_host_key};
+pub use forward::{ForwardError, Forwarding};
+pub use hostkey::{
+    BadFingerprint, Fingerprint, HostKeyCheck, check as check_host_key, known_hosts_line,
+};
+pub use interactive::interactive;
 pub use local::{LOCAL_HOST, Local};
 pub use output::{Exit, MAX_LINE, Output, Stream, program_label};
 pub use pool::Pool;
@@ -44,6 +50,9 @@ pub use ssh::{ConnectOptions, Connector};
 pub use target::SshTarget;
 
 use output::{Collect, Lines, Sink};
+
+/// What a command reads on stdin: bytes in memory or a stream (an archive being built).
+pub type Input<'a> = dyn tokio::io::AsyncRead + Unpin + Send + 'a;
 
 /// Where commands run: one machine over SSH, or this machine.
 #[derive(Debug, Clone)]
@@ -81,8 +90,26 @@ impl Executor {
         argv: &[S],
         stdin: Option<&[u8]>,
     ) -> Result<Output, RemoteError> {
+        let mut bytes = stdin;
+        let input = bytes.as_mut().map(|b| b as &mut Input<'_>);
         let mut sink = Collect::default();
-        let exit = self.exec(argv, stdin, &mut sink).await?;
+        let exit = self.exec(argv, input, &mut sink).await?;
+        Ok(Output {
+            exit,
+            stdout: sink.stdout,
+            stderr: sink.stderr,
+        })
+    }
+
+    /// Like [`Self::run`], with stdin streamed from `input` until it ends (data too large to
+    /// hold in memory, such as an archive of a source folder).
+    pub async fn run_reading<S: AsRef<str> + Sync>(
+        &self,
+        argv: &[S],
+        input: &mut Input<'_>,
+    ) -> Result<Output, RemoteError> {
+        let mut sink = Collect::default();
+        let exit = self.exec(argv, Some(input), &mut sink).await?;
         Ok(Output {
             exit,
             stdout: sink.stdout,
@@ -122,8 +149,10 @@ impl Executor {
         S: AsRef<str> + Sync,
         F: FnMut(Stream, &str) + Send,
     {
+        let mut bytes = stdin;
+        let input = bytes.as_mut().map(|b| b as &mut Input<'_>);
         let mut sink = Lines::new(on_line);
-        let exit = self.exec(argv, stdin, &mut sink).await;
+        let exit = self.exec(argv, input, &mut sink).await;
         sink.finish();
         exit
     }
@@ -139,7 +168,7 @@ impl Executor {
     async fn exec<S: AsRef<str> + Sync>(
         &self,
         argv: &[S],
-        stdin: Option<&[u8]>,
+        stdin: Option<&mut Input<'_>>,
         sink: &mut dyn Sink,
     ) -> Result<Exit, RemoteError> {
         let program = program_label(argv);

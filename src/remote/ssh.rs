@@ -77,7 +77,7 @@ struct ConnectorInner {
 /// russh's callback side: records the host key it is shown and refuses a changed one.
 pub(crate) struct Client {
     expected: Option<Fingerprint>,
-    seen: Arc<Mutex<Option<Fingerprint>>>,
+    seen: Arc<Mutex<Option<(Fingerprint, String)>>>,
 }
 
 impl client::Handler for Client {
@@ -87,15 +87,14 @@ impl client::Handler for Client {
         &mut self,
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let fingerprint = match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => Fingerprint::of(key),
-            PublicKeyOrCertificate::Certificate(cert) => {
-                Fingerprint::of(&cert.public_key().clone().into())
-            }
+        let public: russh::keys::PublicKey = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            PublicKeyOrCertificate::Certificate(cert) => cert.public_key().clone().into(),
         };
+        let fingerprint = Fingerprint::of(&public);
         let verdict = hostkey::check(self.expected.as_ref(), &fingerprint);
         if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some(fingerprint);
+            *seen = Some((fingerprint, hostkey::openssh_line(&public)));
         }
         Ok(verdict != HostKeyCheck::Changed)
     }
@@ -198,6 +197,7 @@ impl Connector {
             seen: Arc::clone(&seen),
         };
         let seen_key = || seen.lock().ok().and_then(|s| s.clone());
+        let seen_fingerprint = || seen_key().map(|(fingerprint, _)| fingerprint);
         let handshake = tokio::time::timeout(
             timeout,
             client::connect_stream(Arc::clone(&self.inner.config), tcp, handler),
@@ -210,7 +210,7 @@ impl Connector {
                 )));
             }
             Ok(Err(err)) => {
-                if let (Some(want), Some(got)) = (expected, seen_key())
+                if let (Some(want), Some(got)) = (expected, seen_fingerprint())
                     && hostkey::check(Some(want), &got) == HostKeyCheck::Changed
                 {
                     return Err(Attempt::Fatal(RemoteError::HostKeyChanged {
@@ -223,7 +223,7 @@ impl Connector {
             }
             Ok(Ok(handle)) => handle,
         };
-        let Some(fingerprint) = seen_key() else {
+        let Some((fingerprint, public_key)) = seen_key() else {
             return Err(Attempt::Fatal(RemoteError::Protocol {
                 target: Box::new(target.clone()),
                 source: russh::Error::UnknownKey,
@@ -248,6 +248,7 @@ impl Connector {
             handle,
             target.clone(),
             fingerprint,
+            public_key,
             expected.is_none(),
             self.inner.options.max_channels,
         ))

@@ -65,6 +65,10 @@ pub struct Machine {
     /// SSH host key fingerprint (`SHA256:...`) pinned on first connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_key_fingerprint: Option<String>,
+    /// The pinned host key itself (`ssh-ed25519 AAAA...`), for the project-local
+    /// `known_hosts` file that system `ssh` uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<Price>,
     /// When the intent was recorded (before the provider call).
@@ -247,6 +251,7 @@ impl State {
                 plan: intent.plan,
                 ip: None,
                 host_key_fingerprint: None,
+                host_key: None,
                 price: intent.price,
                 created_at: Timestamp::now(),
                 idempotency_key: key.clone(),

@@ -16,3 +16,4 @@ mod state;
 mod upcloud;
 mod upcloud_cassette;
 mod upcloud_replay;
+mod workspace_access;

@@ -1,0 +1,638 @@
+//! Working inside deployed workspaces, end to end against the real test services
+//! (`.ci/services.sh`): the fake UpCloud hands out 127.0.0.10.. where the test sshd answers,
+//! and that "machine" is this host with its Docker. Covers source delivery (git with a token,
+//! upload honouring .gitignore), `exec`, `ssh-config` with the system ssh client, `forward`,
+//! and `install-binstub` (which needs no services). Each test has its own project, service
+//! name and workspaces, and removes its containers and folders at the end.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::common::TestContext;
+use crate::common::fake_upcloud::{FakeUpcloud, FakeUpcloudConfig};
+
+/// The test key, or `None` (after saying why) without the services.
+fn services() -> Option<PathBuf> {
+    if std::env::var("KAMAL_DEV_TEST_SERVICES").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: KAMAL_DEV_TEST_SERVICES is not 1; run `.ci/services.sh` as root and \
+             `source /tmp/kamal-dev-services/env` to test against a real sshd and Docker"
+        );
+        return None;
+    }
+    Some(PathBuf::from(
+        std::env::var("KAMAL_DEV_TEST_SSH_KEY").expect("KAMAL_DEV_TEST_SSH_KEY"),
+    ))
+}
+
+/// A temp project deploying `count` busybox workspaces of `service` to the fake UpCloud.
+struct Project {
+    ctx: TestContext,
+    fake: FakeUpcloud,
+    service: String,
+    count: u32,
+}
+
+impl Project {
+    fn new(key: &Path, service: &str, count: u32, source_yaml: &str) -> Project {
+        Project::with_devcontainer(
+            key,
+            service,
+            count,
+            source_yaml,
+            r#"{ "image": "local/busybox:latest", "forwardPorts": [8080] }"#,
+        )
+    }
+
+    fn with_devcontainer(
+        key: &Path,
+        service: &str,
+        count: u32,
+        source_yaml: &str,
+        devcontainer: &str,
+    ) -> Project {
+        let fake = FakeUpcloud::start(FakeUpcloudConfig {
+            boot_delay: Duration::from_millis(50),
+            ..FakeUpcloudConfig::default()
+        });
+        let ctx = TestContext::new();
+        ctx.write(
+            "config/dev.yml",
+            format!(
+                "service: {service}\nimage: .devcontainer/devcontainer.json\nprovider:\n  type: upcloud\n  zone: fi-hel1\n  plan: 1xCPU-1GB\n  api_url: {url}\nssh:\n  key_path: {key}.pub\ndefaults:\n  cpus: 0.1\n  memory: 64m\nvms:\n  count: {count}\n  spread: false\n{source_yaml}",
+                url = fake.url(),
+                key = key.display(),
+            ),
+        );
+        ctx.write(".devcontainer/devcontainer.json", devcontainer);
+        let project = Project {
+            ctx,
+            fake,
+            service: service.to_string(),
+            count,
+        };
+        project.cleanup();
+        project
+    }
+
+    fn names(&self) -> Vec<String> {
+        (1..=self.count)
+            .map(|i| format!("{}-{i}", self.service))
+            .collect()
+    }
+
+    fn kamal_dev(&self) -> assert_cmd::Command {
+        let mut cmd = self.ctx.command();
+        cmd.env("UPCLOUD_TOKEN", "anything")
+            .timeout(Duration::from_secs(240));
+        cmd
+    }
+
+    fn deploy(&self) -> String {
+        let output = self
+            .kamal_dev()
+            .args(["deploy", "-y"])
+            .output()
+            .expect("run deploy");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "deploy failed: {stderr}");
+        stderr
+    }
+
+    /// `exec NAME -- argv`, returning (exit code, stdout, stderr).
+    fn exec(&self, target: &[&str], argv: &[&str]) -> (i32, String, String) {
+        let output = self
+            .kamal_dev()
+            .arg("exec")
+            .args(target)
+            .arg("--")
+            .args(argv)
+            .output()
+            .expect("run exec");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn cleanup(&self) {
+        for name in self.names() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", &name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = std::fs::remove_dir_all(workspace_dir(&name));
+            let _ = std::fs::remove_file(format!("/root/.kamal-dev/env/{name}.env"));
+        }
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        self.cleanup();
+        let _ = &self.fake;
+    }
+}
+
+/// Where deploy puts a workspace's folder on a machine (the machines here are this host).
+fn workspace_dir(name: &str) -> PathBuf {
+    PathBuf::from(format!("/var/lib/kamal-dev/workspaces/{name}"))
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=kamal-dev test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run git");
+    assert!(status.success(), "git {args:?} failed");
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if kind.is_file()
+            && let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Read every process's command line until `stop`, returning those containing `needle`.
+fn sample_cmdlines(needle: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let mut hits = Vec::new();
+        loop {
+            let last = stop.load(Ordering::Relaxed);
+            if let Ok(procs) = std::fs::read_dir("/proc") {
+                for entry in procs.flatten() {
+                    if let Ok(bytes) = std::fs::read(entry.path().join("cmdline"))
+                        && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+                    {
+                        hits.push(String::from_utf8_lossy(&bytes).replace('\0', " "));
+                    }
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        hits
+    })
+}
+
+#[test]
+fn git_source_clones_each_workspace_branch_and_leaks_no_token() {
+    let Some(key) = services() else { return };
+    let repos = tempfile::tempdir().expect("temp dir");
+    let bare = repos.path().join("origin.git");
+    let work = repos.path().join("work");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    git(&bare, &["init", "--bare", "--quiet"]);
+    git(&work, &["init", "--quiet"]);
+    std::fs::write(work.join("README"), "hello from main\n").unwrap();
+    git(&work, &["add", "README"]);
+    git(&work, &["commit", "--quiet", "-m", "first"]);
+    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    git(&work, &["push", "--quiet", "origin", "main"]);
+    // The first workspace's branch exists already, with a file of its own.
+    git(&work, &["checkout", "--quiet", "-b", "ws/wagit-1"]);
+    std::fs::write(work.join("ONLY-ON-BRANCH"), "1\n").unwrap();
+    git(&work, &["add", "ONLY-ON-BRANCH"]);
+    git(&work, &["commit", "--quiet", "-m", "branch"]);
+    git(&work, &["push", "--quiet", "origin", "ws/wagit-1"]);
+
+    let token = format!("kdtok-{}", std::process::id());
+    let project = Project::new(
+        &key,
+        "wagit",
+        2,
+        &format!(
+            "source:\n  git:\n    url: file://{}\n    branch: \"ws/{{name}}\"\n    base: main\n    token_secret: GIT_TOKEN\n",
+            bare.display()
+        ),
+    );
+    project
+        .ctx
+        .write(".kamal/secrets", format!("GIT_TOKEN={token}\n"));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_cmdlines(token.clone(), Arc::clone(&stop));
+    let deploy_log = project.deploy();
+    stop.store(true, Ordering::Relaxed);
+    let hits = sampler.join().expect("sampler");
+    assert!(hits.is_empty(), "the token was on a command line: {hits:?}");
+    assert!(!deploy_log.contains(&token), "the token was printed");
+
+    for name in project.names() {
+        let (code, head, stderr) = project.exec(&[&name], &["cat", ".git/HEAD"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(head.trim(), format!("ref: refs/heads/ws/{name}"));
+        let (_, readme, _) = project.exec(&[&name], &["cat", "README"]);
+        assert_eq!(readme.trim(), "hello from main");
+        let dir = workspace_dir(&name);
+        let config = std::fs::read_to_string(dir.join(".git/config")).expect(".git/config");
+        assert!(!config.contains(&token), ".git/config holds the token");
+        let leaked = files_containing(&dir, token.as_bytes());
+        assert!(
+            leaked.is_empty(),
+            "token in files on the machine: {leaked:?}"
+        );
+    }
+    let leaked = files_containing(Path::new("/root/.kamal-dev"), token.as_bytes());
+    assert!(
+        leaked.is_empty(),
+        "token in files on the machine: {leaked:?}"
+    );
+    // The existing branch was checked out, the missing one created from main.
+    let (code, _, _) = project.exec(&["wagit-1"], &["test", "-f", "ONLY-ON-BRANCH"]);
+    assert_eq!(code, 0, "wagit-1 did not check out its existing branch");
+    let (code, _, _) = project.exec(&["wagit-2"], &["test", "-f", "ONLY-ON-BRANCH"]);
+    assert_eq!(code, 1, "wagit-2 was not created from main");
+}
+
+#[test]
+fn upload_skips_ignored_files_and_exec_reaches_every_workspace() {
+    let Some(key) = services() else { return };
+    // A non-root remoteUser: the uploaded files must be theirs to edit.
+    let project = Project::with_devcontainer(
+        &key,
+        "waup",
+        2,
+        "source:\n  upload: app\n",
+        r#"{ "image": "local/busybox:latest", "remoteUser": "nobody" }"#,
+    );
+    project.ctx.write("app/.gitignore", "*.log\nbuild/\n");
+    project.ctx.write("app/keep.txt", "kept\n");
+    project.ctx.write("app/src/main.sh", "echo hi\n");
+    project.ctx.write("app/debug.log", "noise\n");
+    project.ctx.write("app/build/out.bin", "binary\n");
+    project.deploy();
+
+    let (code, listing, stderr) = project.exec(&["waup-1"], &["find", "."]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(listing.contains("./keep.txt"), "{listing}");
+    assert!(listing.contains("./src/main.sh"), "{listing}");
+    assert!(
+        !listing.contains("debug.log"),
+        "ignored file uploaded: {listing}"
+    );
+    assert!(
+        !listing.contains("build"),
+        "ignored folder uploaded: {listing}"
+    );
+
+    let (code, out, stderr) = project.exec(
+        &["waup-1"],
+        &[
+            "sh",
+            "-c",
+            "id -u && touch made-by-user && echo more >> keep.txt",
+        ],
+    );
+    assert_eq!(
+        code, 0,
+        "the remote user cannot edit the uploaded files: {stderr}"
+    );
+    assert_eq!(out.trim(), "65534");
+
+    // --all: every workspace answers, each line prefixed with its name.
+    let (code, out, stderr) = project.exec(&["--all"], &["cat", "keep.txt"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(out.lines().any(|l| l == "waup-1 | more"), "{out}");
+    assert!(out.lines().any(|l| l == "waup-2 | kept"), "{out}");
+    // One workspace: the command's own exit code; all: 1 when any failed.
+    let (code, _, _) = project.exec(&["waup-2"], &["sh", "-c", "exit 3"]);
+    assert_eq!(code, 3);
+    let (code, _, stderr) = project.exec(&["--all"], &["sh", "-c", "test \"$HOSTNAME\" = never"]);
+    assert_eq!(code, 1, "{stderr}");
+    // logs: the container's output (the exec above wrote none to it) and a clear miss.
+    let output = project
+        .kamal_dev()
+        .args(["logs", "waup-1", "--tail", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = project
+        .kamal_dev()
+        .args(["logs", "nope-9"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let (code, _, stderr) = project.exec(&["nope-9"], &["true"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no workspace named nope-9"), "{stderr}");
+}
+
+/// A free local port (bound then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[test]
+fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
+    let Some(key) = services() else { return };
+    let project = Project::new(&key, "wassh", 1, "");
+    project.deploy();
+
+    let config = project.ctx.path().join(".kamal/ssh_config");
+    let after_deploy = std::fs::read_to_string(&config).expect("deploy writes .kamal/ssh_config");
+    assert!(
+        after_deploy.contains("Host wassh-1.machine\n"),
+        "{after_deploy}"
+    );
+    let output = project
+        .kamal_dev()
+        .arg("ssh-config")
+        .output()
+        .expect("ssh-config");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config = project.ctx.path().join(".kamal/ssh_config");
+    assert_eq!(stdout.trim(), format!("Include {}", config.display()));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("Host wassh-1\n"), "{text}");
+    let known = std::fs::read_to_string(project.ctx.path().join(".kamal/known_hosts")).unwrap();
+    assert!(known.starts_with("127.0.0."), "{known}");
+
+    // The machine entry runs commands; strict checking against the pinned key passes.
+    let status = Command::new("ssh")
+        .args([
+            "-F",
+            config.to_str().unwrap(),
+            "-o",
+            "BatchMode=yes",
+            "wassh-1.machine",
+            "true",
+        ])
+        .stdin(Stdio::null())
+        .status()
+        .expect("run ssh");
+    assert!(status.success(), "ssh -F ... wassh-1.machine true failed");
+    // The workspace entry lands in the container.
+    let mut child = Command::new("ssh")
+        .args([
+            "-F",
+            config.to_str().unwrap(),
+            "-o",
+            "BatchMode=yes",
+            "-tt",
+            "wassh-1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ssh");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"test ! -e /var/lib/kamal-dev && echo in-container-$((6*7)) $PWD; exit\n")
+        .unwrap();
+    let output = child.wait_with_output().expect("ssh output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("in-container-42 /workspaces/"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // `kamal-dev ssh` (system ssh with the pinned key) with a piped script: the container,
+    // or with --machine the machine; the shell's exit code comes back.
+    let output = project
+        .kamal_dev()
+        .args(["ssh", "wassh-1"])
+        .write_stdin("test ! -e /var/lib/kamal-dev && echo via-ssh-$((6*7)) $PWD; exit 5\n")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("via-ssh-42 /workspaces/"),
+        "{:?} {stdout}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(5));
+    let output = project
+        .kamal_dev()
+        .args(["ssh", "wassh-1", "--machine"])
+        .write_stdin("test -d /var/lib/kamal-dev/workspaces/wassh-1 && echo on-machine-$((6*7))\n")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("on-machine-42"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // A web server on port 8080 inside the container, reached through `forward`.
+    let (code, _, stderr) = project.exec(
+        &["wassh-1"],
+        &["sh", "-c", "mkdir -p /tmp/www && echo forwarded-ok > /tmp/www/index.html && httpd -p 8080 -h /tmp/www"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let local = free_port();
+    let mut forward = Command::new(assert_cmd::cargo::cargo_bin("kamal-dev"))
+        .args(["forward", "wassh-1", &format!("{local}:8080")])
+        .current_dir(project.ctx.path())
+        .env("HOME", project.ctx.path())
+        .env("UPCLOUD_TOKEN", "anything")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start forward");
+    let started = Instant::now();
+    let mut answer = String::new();
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok(mut socket) = std::net::TcpStream::connect(("127.0.0.1", local)) {
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = socket.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
+            answer.clear();
+            let _ = socket.read_to_string(&mut answer);
+            if answer.contains("forwarded-ok") {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = forward.kill();
+    let _ = forward.wait();
+    assert!(
+        answer.contains("forwarded-ok"),
+        "no answer through the forward: {answer:?}"
+    );
+
+    // A local port that is taken is said so, and nothing starts.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let output = project
+        .kamal_dev()
+        .args(["forward", "wassh-1", &format!("{port}:8080")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("local port {port} is already in use")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn install_binstub_adds_dev_dispatch_and_keeps_kamal() {
+    let ctx = TestContext::new();
+    let original = "#!/bin/sh\n# the project's own binstub\necho \"kamal $*\"\n";
+    ctx.write("bin/kamal", original);
+    let binstub = ctx.path().join("bin/kamal");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&binstub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    ctx.command().arg("install-binstub").assert().success();
+    let once = std::fs::read_to_string(&binstub).unwrap();
+    ctx.command().arg("install-binstub").assert().success();
+    assert_eq!(
+        std::fs::read_to_string(&binstub).unwrap(),
+        once,
+        "not idempotent"
+    );
+    assert!(once.ends_with("# the project's own binstub\necho \"kamal $*\"\n"));
+
+    let other = Command::new(&binstub)
+        .args(["deploy", "-d", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&other.stdout),
+        "kamal deploy -d staging\n"
+    );
+    let dev = Command::new(&binstub)
+        .args(["dev", "--version"])
+        .env("KAMAL_DEV", assert_cmd::cargo::cargo_bin("kamal-dev"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&dev.stdout).starts_with("kamal-dev "),
+        "{}",
+        String::from_utf8_lossy(&dev.stdout)
+    );
+}
+
+/// The clone script hands the token to git only through its credential helper: a server
+/// asking for Basic auth receives `x-access-token:<token>`, while no process's command line
+/// carries it. (Runs the script on this machine; needs only git.)
+#[tokio::test]
+async fn git_token_reaches_the_server_only_through_the_credential_helper() {
+    use base64::Engine as _;
+    use kamal_dev::config::GitSource;
+    use kamal_dev::remote::Executor;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let server_seen = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let auth = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Authorization: ").map(str::to_string));
+            let reply = match auth {
+                None => {
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"t\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                }
+                Some(header) => {
+                    server_seen.lock().unwrap().push(header);
+                    "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                }
+            };
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+
+    let token = format!("kdhelper-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("checkout");
+    let source = GitSource {
+        url: format!("http://127.0.0.1:{port}/repo.git"),
+        branch: Some("ws/one".into()),
+        base: None,
+        token_secret: Some("GIT_TOKEN".into()),
+    };
+    let argv =
+        kamal_dev::deploy::source::git_argv(&source, Some("ws/one"), target.to_str().unwrap())
+            .unwrap();
+    assert!(!argv.iter().any(|a| a.contains(&token)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_cmdlines(token.clone(), Arc::clone(&stop));
+    let output = Executor::local()
+        .run(&argv, Some(format!("{token}\n").as_bytes()))
+        .await
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        !output.success(),
+        "the server refuses, so the clone must fail"
+    );
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
+    );
+    assert_eq!(seen.lock().unwrap().first(), Some(&expected));
+    let hits = sampler.join().unwrap();
+    assert!(hits.is_empty(), "the token was on a command line: {hits:?}");
+    assert!(!output.stderr_text().contains(&token));
+    assert!(files_containing(dir.path(), token.as_bytes()).is_empty());
+}
