@@ -83,7 +83,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
 }
 
 /// What the machines recorded in the state cost so far (cloud providers only).
-async fn running_now(project: &Project) -> Result<Option<cost::RunningCost>, Error> {
+pub(crate) async fn running_now(project: &Project) -> Result<Option<cost::RunningCost>, Error> {
     if !project.config().provider.kind.is_cloud() {
         return Ok(None);
     }

@@ -36,6 +36,21 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     let state = fleet.read_state().await?;
     let names = manage::select(&state, target.name())?;
     let live = manage::status(&fleet, &names).await?;
+    // Cost so far of each workspace's machine (shared by the workspaces packed on it).
+    let running = match super::cost::running_now(&fleet).await {
+        Ok(running) => running,
+        Err(err) => {
+            ctx.printer
+                .warn(format!("cost so far unknown: {}", err.render().message));
+            None
+        }
+    };
+    let so_far = |machine: &str| -> String {
+        running
+            .as_ref()
+            .and_then(|r| r.lines.iter().find(|l| l.name == machine))
+            .map_or("-".to_string(), |l| format!("€{}", l.so_far.rounded(2)))
+    };
     fleet.close().await;
     let now = jiff::Timestamp::now();
     let uptime = |started: Option<&String>| -> String {
@@ -67,6 +82,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
                         s.container.clone(),
                         uptime(s.started_at.as_ref()),
                         s.ports.join(","),
+                        so_far(&s.machine),
                     ]
                 })
                 .collect();
