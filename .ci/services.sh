@@ -71,7 +71,7 @@ start_dockerd() {
     [ -f "$DIR/dockerd.pid" ] && pid="$(cat "$DIR/dockerd.pid")"
     if ! pid_alive "$pid"; then
         log "starting dockerd (log: $DIR/dockerd.log)"
-        setsid dockerd >"$DIR/dockerd.log" 2>&1 </dev/null &
+        setsid dockerd >"$DIR/dockerd.log" 2>&1 </dev/null 9>&- &
         pid=$!
         echo "$pid" >"$DIR/dockerd.pid"
     fi
@@ -181,7 +181,7 @@ else
     rm -f "$SSHD_PID_FILE"
     log "starting sshd on 127.0.0.$FIRST_HOST..127.0.0.$LAST_HOST:22 (log: $SSHD_LOG)"
     # sshd daemonizes itself and writes PidFile; -E appends its log to a file.
-    /usr/sbin/sshd -f "$SSHD_CONFIG" -E "$SSHD_LOG"
+    /usr/sbin/sshd -f "$SSHD_CONFIG" -E "$SSHD_LOG" 9>&-
     for _ in $(seq 1 50); do sshd_running && break; sleep 0.1; done
     sshd_running || die "sshd did not start; see $SSHD_LOG: $(tail -n 5 "$SSHD_LOG" 2>/dev/null)"
 fi
