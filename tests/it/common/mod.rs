@@ -48,3 +48,4 @@ impl TestContext {
 }
 
 pub mod fake_upcloud;
+pub mod project;
