@@ -9,7 +9,9 @@
 //! Skips, saying why, without the services. Knobs (environment):
 //! `KAMAL_DEV_BENCH_COUNTS` (default `1,10,50`), `KAMAL_DEV_BENCH_SPREAD=1` (one machine per
 //! workspace; the 16 test addresses repeat, so machines share hosts) instead of packing four
-//! workspaces per 4xCPU-8GB machine, `KAMAL_DEV_BENCH_BOOT_MS` (default 3000).
+//! workspaces per 4xCPU-8GB machine, `KAMAL_DEV_BENCH_BOOT_MS` (default 3000),
+//! `KAMAL_DEV_BENCH_TRACE=1` (deploy with `--format json` and write each event with the
+//! milliseconds since start to `/tmp/kamal-dev-bench-trace-<N>.log`, to see where time goes).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -17,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "../tests/it/common"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod common {
     pub mod fake_upcloud;
     pub mod project;
@@ -170,13 +172,37 @@ fn deploy(
     let log = project.root().join("deploy.log");
     let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let count_arg = count.to_string();
+    let trace = std::env::var("KAMAL_DEV_BENCH_TRACE").as_deref() == Ok("1");
+    let mut args = vec!["deploy", "-y", "--count", &count_arg];
+    if trace {
+        args.extend(["--format", "json"]);
+    }
     let started = Instant::now();
     let mut child = project
-        .command(&["deploy", "-y", "--count", &count_arg])
-        .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+        .command(&args)
+        .stdout(if trace {
+            Stdio::piped()
+        } else {
+            Stdio::from(log_file.try_clone().map_err(|e| e.to_string())?)
+        })
         .stderr(log_file)
         .spawn()
         .map_err(|e| format!("spawn kamal-dev: {e}"))?;
+    let tracer = child.stdout.take().map(|stdout| {
+        let path = format!("/tmp/kamal-dev-bench-trace-{count}.log");
+        std::thread::spawn(move || {
+            use std::io::{BufRead as _, Write as _};
+            let Ok(mut out) = std::fs::File::create(&path) else {
+                return;
+            };
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = writeln!(out, "{:>6} {line}", started.elapsed().as_millis());
+            }
+        })
+    });
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak_rss_kb = 0;
     let status = loop {
@@ -192,6 +218,9 @@ fn deploy(
         }
     };
     let wall = started.elapsed();
+    if let Some(tracer) = tracer {
+        let _ = tracer.join();
+    }
     if !status.success() {
         return Err(format!("{status}; output:\n{}", tail(&log, 30)));
     }
