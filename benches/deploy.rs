@@ -37,6 +37,9 @@ struct Measured {
     wall: Duration,
     peak_rss_kb: u64,
     machines: usize,
+    /// Share of the host's CPU time that was busy during the deploy (all processes: the
+    /// deploy's sshd sessions, docker CLIs and dockerd, and anything else running).
+    host_busy: f64,
 }
 
 fn main() {
@@ -75,11 +78,12 @@ fn main() {
         match deploy(&services, count, spread, boot) {
             Ok(measured) => {
                 println!(
-                    "  N = {:>3}: {:>7.2} s, peak RSS {:>6.1} MB, {} machine(s)",
+                    "  N = {:>3}: {:>7.2} s, peak RSS {:>6.1} MB, {} machine(s), host CPU {:.0}% busy",
                     measured.count,
                     measured.wall.as_secs_f64(),
                     kb_to_mb(measured.peak_rss_kb),
-                    measured.machines
+                    measured.machines,
+                    measured.host_busy * 100.0
                 );
                 results.push(measured);
             }
@@ -177,6 +181,7 @@ fn deploy(
     if trace {
         args.extend(["--format", "json"]);
     }
+    let cpu_before = cpu_ticks();
     let started = Instant::now();
     let mut child = project
         .command(&args)
@@ -218,6 +223,12 @@ fn deploy(
         }
     };
     let wall = started.elapsed();
+    let host_busy = match (cpu_before, cpu_ticks()) {
+        (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
+            ratio(busy1 - busy0, total1 - total0)
+        }
+        _ => 0.0,
+    };
     if let Some(tracer) = tracer {
         let _ = tracer.join();
     }
@@ -236,7 +247,27 @@ fn deploy(
         wall,
         peak_rss_kb,
         machines: fake.servers().len(),
+        host_busy,
     })
+}
+
+/// (busy, total) jiffies over all CPUs from /proc/stat; idle and iowait count as not busy.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    Some((total.saturating_sub(idle), total))
+}
+
+#[allow(clippy::cast_precision_loss)] // jiffies over seconds fit an f64 exactly
+fn ratio(part: u64, whole: u64) -> f64 {
+    part as f64 / whole as f64
 }
 
 fn vm_hwm_kb(path: &str) -> Option<u64> {
@@ -256,13 +287,12 @@ fn running_containers(service: &str) -> usize {
         .args(&ids)
         .stderr(Stdio::null())
         .output()
-        .map(|o| {
+        .map_or(0, |o| {
             String::from_utf8_lossy(&o.stdout)
                 .lines()
                 .filter(|l| l.trim() == "running")
                 .count()
         })
-        .unwrap_or(0)
 }
 
 fn tail(path: &Path, lines: usize) -> String {

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -177,7 +178,7 @@ impl ProjectBuilder {
         let mut secrets_text = String::from("# written by the end-to-end tests\n");
         for (key, value) in self.secrets.iter().chain(&self.unlisted_secrets) {
             let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
-            secrets_text.push_str(&format!("{key}=\"{escaped}\"\n"));
+            let _ = writeln!(secrets_text, "{key}=\"{escaped}\"");
         }
         let secrets_path = write(root, ".kamal/secrets", &secrets_text);
         set_mode(&secrets_path, 0o600);
@@ -202,24 +203,26 @@ impl ProjectBuilder {
         match &self.provider {
             ProviderSetup::Local => yaml.push_str("provider:\n  type: local\n"),
             ProviderSetup::Upcloud { api_url, key_path } => {
-                yaml.push_str(&format!(
+                let _ = write!(
+                    yaml,
                     "provider:\n  type: upcloud\n  zone: de-fra1\n  plan: {}\n  api_url: {api_url}\n\
                      ssh:\n  key_path: {}\n  user: root\n  port: 22\n\
                      vms:\n  spread: {}\n",
                     self.plan,
                     key_path.display(),
                     self.spread
-                ));
+                );
             }
         }
-        yaml.push_str(&format!(
+        let _ = write!(
+            yaml,
             "defaults:\n  cpus: {}\n  memory: {}\n",
             self.cpus, self.memory
-        ));
+        );
         if !self.secrets.is_empty() {
             yaml.push_str("secrets:\n");
             for (key, _) in &self.secrets {
-                yaml.push_str(&format!("  - {key}\n"));
+                let _ = writeln!(yaml, "  - {key}");
             }
         }
         yaml

@@ -27,10 +27,10 @@ fn local_deploy_list_remove() {
 
     let sampler = CmdlineSampler::start();
     let deploy = project.run(&["deploy", "-y", "--count", "2", "-v"]);
-    let sampled = sampler.finish();
+    let seen = sampler.finish();
     let deploy = deploy.success("local deploy --count 2");
     project.assert_no_leak("the output of a local deploy", &deploy.text());
-    check_cmdlines(&project, &sampled);
+    check_cmdlines(&project, &seen);
 
     let state = project.state();
     let statuses = workspace_statuses(&state);

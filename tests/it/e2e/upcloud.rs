@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
 use super::{
@@ -142,7 +143,7 @@ fn upcloud_deploy_resume_and_remove() {
     // 1. Deploy 5 while sampling every command line on the machine.
     let sampler = CmdlineSampler::start();
     let first = project.run(&["deploy", "-y", "--count", "5", "-v"]);
-    let sampled = sampler.finish();
+    let seen = sampler.finish();
     let first = printed
         .keep("deploy --count 5", first)
         .success("deploy --count 5");
@@ -158,7 +159,7 @@ fn upcloud_deploy_resume_and_remove() {
     );
     check_servers(&fake, &service, 5);
     check_workspaces(&project, 5, &services);
-    check_cmdlines(&project, &sampled);
+    check_cmdlines(&project, &seen);
     for index in 1..=5 {
         let name = format!("{service}-{index}");
         if let Some(home) = project::root_home() {
@@ -166,7 +167,6 @@ fn upcloud_deploy_resume_and_remove() {
             let mode = std::fs::metadata(&env_file)
                 .unwrap_or_else(|e| panic!("env file {}: {e}", env_file.display()))
                 .permissions();
-            use std::os::unix::fs::PermissionsExt as _;
             assert_eq!(mode.mode() & 0o777, 0o600, "{}", env_file.display());
         }
     }
