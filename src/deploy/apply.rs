@@ -156,12 +156,29 @@ impl Run<'_> {
                     .collect();
             }
         };
+        // One state write records every workspace of this machine: each write takes the
+        // lock and fsyncs the file, and one write per workspace was what large deploys
+        // queued on. Should it fail, each workspace records itself (and reports the error).
+        let names = subjects.clone();
+        let machine_name = machine.to_string();
+        let recorded = self
+            .fleet
+            .update(move |state| {
+                for name in &names {
+                    state.record_workspace_intent(name, &machine_name, name, Vec::new())?;
+                }
+                Ok(())
+            })
+            .await
+            .is_ok();
         let jobs = workspaces.into_iter().map(|workspace| {
             let executor = executor.clone();
             let facts = &facts;
             let address = address.clone();
             async move {
-                let result = self.workspace(&executor, facts, machine, workspace).await;
+                let result = self
+                    .workspace(&executor, facts, machine, workspace, recorded)
+                    .await;
                 match result {
                     Ok(()) => {
                         self.reporter.event(Event::Done {
@@ -513,25 +530,29 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Start one workspace on a prepared machine.
+    /// Start one workspace on a prepared machine (its intent already `recorded` in the state,
+    /// or recorded here).
     async fn workspace(
         &self,
         executor: &Executor,
         facts: &ImageFacts,
         machine: &str,
         plan: &WorkspacePlan,
+        recorded: bool,
     ) -> Result<(), Failure> {
         let fleet = self.fleet;
         let config = fleet.config();
-        let name = plan.name.clone();
-        let machine_name = machine.to_string();
-        fleet
-            .update(move |state| {
-                state.record_workspace_intent(&name, &machine_name, &name, Vec::new())?;
-                Ok(())
-            })
-            .await
-            .map_err(|e| self.fail(Step::RunContainer, &e))?;
+        if !recorded {
+            let name = plan.name.clone();
+            let machine_name = machine.to_string();
+            fleet
+                .update(move |state| {
+                    state.record_workspace_intent(&name, &machine_name, &name, Vec::new())?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| self.fail(Step::RunContainer, &e))?;
+        }
         let subject = std::slice::from_ref(&plan.name);
 
         let env_file = match self.env_file {

@@ -49,3 +49,4 @@ impl TestContext {
 
 pub mod fake_hetzner;
 pub mod fake_upcloud;
+pub mod project;
