@@ -244,7 +244,23 @@ pub async fn start(
                             Some(_) => docker(&executor, &crate::docker::start(name)).await?,
                         }
                         post_start(&executor, name, blueprint, reporter).await?;
-                        set_status(fleet, name, WorkspaceStatus::Running).await
+                        // Ports published as "any free port" get new numbers on every start.
+                        let ports = executor.run(&["docker", "port", name.as_str()], None).await?;
+                        let ports: Vec<crate::state::PortMapping> =
+                            super::container::published_ports(&ports.stdout_text())
+                                .into_iter()
+                                .map(|(container, host)| crate::state::PortMapping { host, container })
+                                .collect();
+                        let workspace = name.clone();
+                        fleet
+                            .update(move |state| {
+                                if let Some(record) = state.workspaces.get_mut(&workspace) {
+                                    record.ports = ports;
+                                    record.set_status(WorkspaceStatus::Running);
+                                }
+                                Ok(())
+                            })
+                            .await
                     }
                     .await;
                     match result {
