@@ -81,6 +81,16 @@ impl Error {
         self.inner.exit_status()
     }
 
+    /// The message and its causes on one line (`message: cause: cause`), for progress lines
+    /// and the state's `last_error`.
+    pub fn one_line(&self) -> String {
+        let rendered = self.render();
+        std::iter::once(rendered.message)
+            .chain(rendered.causes)
+            .collect::<Vec<_>>()
+            .join(": ")
+    }
+
     /// Lines to show on stderr: the message, each cause, then the hint.
     pub fn render(&self) -> Rendered {
         let message = self.inner.to_string();
@@ -193,6 +203,7 @@ mod tests {
         assert_eq!(rendered.message, "could not write state");
         assert_eq!(rendered.causes, vec!["disk full".to_string()]);
         assert_eq!(rendered.hint.as_deref(), Some("free some space"));
+        assert_eq!(err.one_line(), "could not write state: disk full");
         assert_eq!(err.exit_status().code(), 1);
     }
 

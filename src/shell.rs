@@ -51,6 +51,12 @@ mod tests {
     }
 
     #[test]
+    fn plain_words_stay_readable_and_empty_stays_a_word() {
+        assert_eq!(join(&["docker", "ps", "-a"]), "docker ps -a");
+        assert_eq!(join(&["printf", ""]), "printf ''");
+    }
+
+    #[test]
     fn hostile_examples() {
         let args: Vec<String> = [
             "",

@@ -52,15 +52,9 @@ struct Failure {
 
 impl Run<'_> {
     fn fail(&self, step: Step, err: &Error) -> Failure {
-        let rendered = err.render();
-        let mut message = rendered.message;
-        for cause in rendered.causes {
-            message.push_str(": ");
-            message.push_str(&cause);
-        }
         Failure {
             step,
-            message: self.redactor.redact(&message),
+            message: self.redactor.redact(&err.one_line()),
         }
     }
 

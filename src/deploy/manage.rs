@@ -54,16 +54,6 @@ fn by_machine(state: &State, names: &[String]) -> BTreeMap<String, Vec<String>> 
     groups
 }
 
-fn message(err: &Error) -> String {
-    let rendered = err.render();
-    let mut text = rendered.message;
-    for cause in rendered.causes {
-        text.push_str(": ");
-        text.push_str(&cause);
-    }
-    text
-}
-
 fn failed_all(
     names: &[String],
     reporter: &dyn Reporter,
@@ -141,7 +131,7 @@ pub async fn stop(
             let executor = match fleet.executor(&machine).await {
                 Ok(executor) => executor,
                 Err(err) => {
-                    return failed_all(&names, reporter, Step::Connect, &message(&err), started);
+                    return failed_all(&names, reporter, Step::Connect, &err.one_line(), started);
                 }
             };
             let per = names.iter().map(|name| {
@@ -160,14 +150,14 @@ pub async fn stop(
                         Some(status) if status != "running" => Ok(()),
                         Some(_) => docker(&executor, &crate::docker::stop(name)).await,
                     };
-                    match result.and(Ok(())) {
+                    match result {
                         Ok(()) => match set_status(fleet, name, WorkspaceStatus::Stopped).await {
                             Ok(()) => done(reporter, name, "stopped", started),
                             Err(err) => failed_all(
                                 std::slice::from_ref(name),
                                 reporter,
                                 Step::Stop,
-                                &message(&err),
+                                &err.one_line(),
                                 started,
                             )
                             .remove(0),
@@ -176,7 +166,7 @@ pub async fn stop(
                             std::slice::from_ref(name),
                             reporter,
                             Step::Stop,
-                            &message(&err),
+                            &err.one_line(),
                             started,
                         )
                         .remove(0),
@@ -217,7 +207,7 @@ pub async fn start(
                     Err(err) => Err(err),
                 };
                 if let Err(err) = result {
-                    return failed_all(&names, reporter, Step::WaitForMachine, &message(&err.into()), started);
+                    return failed_all(&names, reporter, Step::WaitForMachine, &Error::from(err).one_line(), started);
                 }
                 let name = machine.clone();
                 let _ = fleet
@@ -231,7 +221,7 @@ pub async fn start(
             }
             let executor = match fleet.executor(&machine).await {
                 Ok(executor) => executor,
-                Err(err) => return failed_all(&names, reporter, Step::Connect, &message(&err), started),
+                Err(err) => return failed_all(&names, reporter, Step::Connect, &err.one_line(), started),
             };
             let per = names.iter().map(|name| {
                 let executor = executor.clone();
@@ -265,7 +255,7 @@ pub async fn start(
                     .await;
                     match result {
                         Ok(()) => done(reporter, name, "running", started),
-                        Err(err) => failed_all(std::slice::from_ref(name), reporter, Step::Start, &message(&err), started).remove(0),
+                        Err(err) => failed_all(std::slice::from_ref(name), reporter, Step::Start, &err.one_line(), started).remove(0),
                     }
                 }
             });
@@ -414,12 +404,12 @@ pub async fn remove(
                                     Ok(())
                                 }
                                 Ok(out) => Err(out.stderr_text().trim().to_string()),
-                                Err(err) => Err(message(&err.into())),
+                                Err(err) => Err(Error::from(err).one_line()),
                             }
                         }
                         // The machine is going away with everything on it.
                         Err(_) if destroy => Ok(()),
-                        Err(err) => Err(message(err)),
+                        Err(err) => Err(err.one_line()),
                     };
                     outcomes.push((name.clone(), removed));
                 }
@@ -435,7 +425,7 @@ pub async fn remove(
                         .unwrap_or_default();
                     match fleet.provider.delete(&MachineId(id)).await {
                         Ok(()) => Ok(true),
-                        Err(err) => Err(message(&err.into())),
+                        Err(err) => Err(Error::from(err).one_line()),
                     }
                 } else {
                     Ok(false)
@@ -473,7 +463,7 @@ pub async fn remove(
                 let mut results = Vec::new();
                 for (name, removed) in outcomes {
                     let result = match (&removed, &machine_result, &update) {
-                        (_, _, Err(err)) => Err(message(err)),
+                        (_, _, Err(err)) => Err(err.one_line()),
                         (Err(e), _, _) => Err(e.clone()),
                         (Ok(()), Err(e), _) => {
                             Err(format!("machine {machine} was not destroyed: {e}"))
@@ -541,7 +531,7 @@ pub async fn status(fleet: &Fleet, names: &[String]) -> Result<Vec<LiveStatus>, 
                         match fleet.provider.get(&MachineId(id)).await {
                             Ok(Some(m)) => format!("{:?}", m.state).to_lowercase(),
                             Ok(None) => "gone".to_string(),
-                            Err(err) => format!("unknown ({})", message(&err.into())),
+                            Err(err) => format!("unknown ({})", Error::from(err).one_line()),
                         }
                     }
                     _ => "running".to_string(),
@@ -582,10 +572,12 @@ pub async fn status(fleet: &Fleet, names: &[String]) -> Result<Vec<LiveStatus>, 
                                     (status, started)
                                 }
                                 Ok(_) => ("missing".to_string(), None),
-                                Err(err) => (format!("unknown ({})", message(&err.into())), None),
+                                Err(err) => {
+                                    (format!("unknown ({})", Error::from(err).one_line()), None)
+                                }
                             }
                         }
-                        Some(Err(err)) => (format!("unreachable ({})", message(err)), None),
+                        Some(Err(err)) => (format!("unreachable ({})", err.one_line()), None),
                         None => ("-".to_string(), None),
                     };
                     out.push(LiveStatus {

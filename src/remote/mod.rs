@@ -31,7 +31,6 @@ mod interactive;
 mod local;
 mod output;
 mod pool;
-mod quote;
 mod ssh;
 mod target;
 
@@ -184,7 +183,7 @@ impl Executor {
         match self {
             Executor::Ssh(connection) => {
                 connection
-                    .exec(&program, quote::command_line(argv), stdin, sink)
+                    .exec(&program, crate::shell::join(argv).into_bytes(), stdin, sink)
                     .await
             }
             Executor::Local(local) => local.exec(argv, &program, stdin, sink).await,
