@@ -240,6 +240,15 @@ pub fn inspect(container_name: &str) -> Vec<String> {
     argv
 }
 
+/// `docker inspect` printing the container's address on each of its networks, space
+/// separated (empty for `--network host` or `none`).
+pub fn addresses(container_name: &str) -> Vec<String> {
+    let mut argv = strings(["docker", "inspect", "--type", "container", "--format"]);
+    argv.push("{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}".to_string());
+    argv.push(container_name.to_string());
+    argv
+}
+
 /// `docker start <name>`.
 pub fn start(container_name: &str) -> Vec<String> {
     vec!["docker".into(), "start".into(), container_name.into()]

@@ -14,13 +14,18 @@ pub struct Settings {
     /// The project folder: the one holding `config/` (relative paths in the config, the
     /// secrets files and the state file are under it).
     pub project_root: PathBuf,
+    /// The config file, absolute (so a command written for later, such as the
+    /// `ProxyCommand` in `.kamal/ssh_config`, finds it from any folder).
+    pub config_path: PathBuf,
 }
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs) -> Result<Settings, ConfigError> {
-        let config = Config::load(&global.config_path(), global.destination.as_deref())?;
+        let path = global.config_path();
+        let config = Config::load(&path, global.destination.as_deref())?;
         Ok(Settings {
-            project_root: project_root(&global.config_path()),
+            project_root: project_root(&path),
+            config_path: std::path::absolute(&path).unwrap_or(path),
             config,
             destination: global.destination.clone(),
         })

@@ -27,7 +27,16 @@ const SECRETS_TEMPLATE: &str = "\
 # Keep this file out of git and readable only by you (chmod 600).
 ";
 
-const GITIGNORE_ENTRY: &str = ".kamal/dev_state.yml*";
+/// What kamal-dev writes into `.kamal/` that belongs to this machine only: the state file
+/// (with its lock and backup), the generated SSH files (the proxy's private host key among
+/// them) and the local provider's env files.
+const GITIGNORE_ENTRIES: [&str; 5] = [
+    ".kamal/dev_state.yml*",
+    ".kamal/ssh_config",
+    ".kamal/known_hosts",
+    ".kamal/ssh_proxy_key",
+    ".kamal/env/",
+];
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     let config_path = ctx.global.config_path();
@@ -73,14 +82,19 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     }
 
     let existing = std::fs::read_to_string(&gitignore).unwrap_or_default();
-    if existing.lines().any(|l| l.trim() == GITIGNORE_ENTRY) {
+    let missing: Vec<&str> = GITIGNORE_ENTRIES
+        .into_iter()
+        .filter(|entry| !existing.lines().any(|l| l.trim() == *entry))
+        .collect();
+    if missing.is_empty() {
         ctx.printer.verbose(format!(
-            "{} already ignores the state file",
+            "{} already ignores kamal-dev's local files",
             gitignore.display()
         ));
     } else if args.dry_run {
         ctx.printer.info(format!(
-            "would add {GITIGNORE_ENTRY} to {}",
+            "would add {} to {}",
+            missing.join(" "),
             gitignore.display()
         ));
     } else {
@@ -94,10 +108,11 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         } else {
             "\n"
         };
-        file.write_all(format!("{separator}{GITIGNORE_ENTRY}\n").as_bytes())
+        file.write_all(format!("{separator}{}\n", missing.join("\n")).as_bytes())
             .map_err(|e| io_error(&gitignore, e))?;
         ctx.printer.info(format!(
-            "added {GITIGNORE_ENTRY} to {}",
+            "added {} to {}",
+            missing.join(" "),
             gitignore.display()
         ));
         wrote_any = true;

@@ -1,14 +1,16 @@
 //! `kamal-dev ssh`: an interactive shell inside a workspace's container (or, with
 //! `--machine`, on its machine) through the system `ssh -t`, trusting only the host key
-//! pinned in the state (written to the project's `.kamal/known_hosts`).
+//! pinned in the state (written to the project's `.kamal/known_hosts`). With `--stdio` it is
+//! the `ProxyCommand` of the entries `kamal-dev ssh-config` writes: an SSH server on
+//! stdin/stdout whose sessions run in the container (see `remote/proxy.rs`).
 
 use clap::Args as ClapArgs;
 
 use super::Context;
-use crate::deploy::access::Resolver;
+use crate::deploy::access::{ContainerLanding, Resolver};
 use crate::deploy::fleet::Fleet;
 use crate::error::{Error, ExitStatus, Message};
-use crate::remote::Exit;
+use crate::remote::{Executor, Exit};
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -18,11 +20,22 @@ pub struct Args {
     /// Open a shell on the machine instead of inside the container
     #[arg(long)]
     pub machine: bool,
+
+    /// Speak the SSH protocol on stdin/stdout instead of opening a shell: the
+    /// `ProxyCommand` of the entries `kamal-dev ssh-config` writes, so `ssh NAME CMD`,
+    /// `ssh NAME`, `ssh -L` and VS Code Remote-SSH land in the container
+    #[arg(long, conflicts_with = "machine")]
+    pub stdio: bool,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     let settings = ctx.settings()?;
     let fleet = Fleet::open(settings, "ssh")?;
+    if args.stdio {
+        let served = serve_stdio(&fleet, &args.name).await;
+        fleet.close().await;
+        return served.map(|()| ExitStatus::Success);
+    }
     let command = command_line(ctx, &fleet, &args).await;
     fleet.close().await;
     let Some(program) = command? else {
@@ -33,6 +46,39 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         .await
         .map_err(|e| Error::failed(format!("internal task failed: {e}")))??;
     Ok(exit_status(&exit))
+}
+
+/// Resolve the workspace, then serve SSH on stdin/stdout until the client hangs up.
+async fn serve_stdio(fleet: &Fleet, name: &str) -> Result<(), Error> {
+    let state = fleet.read_state().await?;
+    let resolver = Resolver::new(fleet)?;
+    let (access, executor) = resolver.resolve(&state, name).await?;
+    let address = container_address(&executor, &access.container).await;
+    let Executor::Ssh(connection) = executor else {
+        return Err(Message::new(
+            "the local provider runs workspaces on this machine: there is no SSH to proxy",
+            ExitStatus::Usage,
+        )
+        .with_hint(format!("use `kamal-dev ssh {name}` to open a shell"))
+        .into());
+    };
+    let key =
+        crate::remote::load_host_key(&super::ssh_config::proxy_key_path(fleet.project_root()))?;
+    let landing = ContainerLanding { access, address };
+    crate::remote::serve_stdio(connection, key, std::sync::Arc::new(landing)).await?;
+    Ok(())
+}
+
+/// The container's address on its network, when Docker reports one.
+async fn container_address(executor: &Executor, container: &str) -> Option<String> {
+    let output = executor
+        .run(&crate::docker::addresses(container), None)
+        .await
+        .ok()?;
+    output
+        .success()
+        .then(|| ContainerLanding::parse_address(&output.stdout_text()))
+        .flatten()
 }
 
 async fn command_line(

@@ -1,8 +1,9 @@
-//! `kamal-dev ssh-config`: write `.kamal/ssh_config` (one `Host <workspace>` entry landing
-//! in the container, one `Host <workspace>.machine` for the machine) and
-//! `.kamal/known_hosts` (the host keys pinned in the state), and print the `Include` line
-//! for `~/.ssh/config`. [`refresh`] keeps both files current after deploy and remove.
-//! Rendering is pure; this file only writes the two files and prints.
+//! `kamal-dev ssh-config`: write `.kamal/ssh_config` (one `Host <workspace>` entry whose
+//! `ProxyCommand` is `kamal-dev ssh <workspace> --stdio`, landing every session in the
+//! container, and one `Host <workspace>.machine` for the machine) and `.kamal/known_hosts`
+//! (the host keys pinned in the state plus the proxy's own key), and print the `Include`
+//! line for `~/.ssh/config`. [`refresh`] keeps both files current after deploy and remove.
+//! Rendering is pure; this file only writes the files and prints.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,6 @@ use std::path::{Path, PathBuf};
 use clap::Args as ClapArgs;
 
 use super::Context;
-use crate::deploy::access::Resolver;
 use crate::deploy::fleet::Fleet;
 use crate::error::{Error, ExitStatus, Message};
 use crate::remote::known_hosts_line;
@@ -19,19 +19,18 @@ use crate::state::State;
 #[derive(Debug, ClapArgs)]
 pub struct Args {}
 
-/// How long [`refresh`] waits for one workspace's machine.
-const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The name the proxy's host key is pinned under (`HostKeyAlias`) in `.kamal/known_hosts`.
+pub const PROXY_HOST_KEY_ALIAS: &str = "kamal-dev-proxy";
 
-/// One machine-side SSH destination of a workspace.
+/// One workspace's entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub alias: String,
     pub host: String,
     pub port: u16,
     pub user: String,
-    /// The command line that opens a shell in the container (`None` when it could not be
-    /// worked out; then only the machine entry is written).
-    pub remote_command: Option<String>,
+    /// The command line (for `sh`) that serves SSH for the workspace on stdin/stdout.
+    pub proxy_command: String,
 }
 
 pub async fn run(ctx: &Context, _args: Args) -> Result<ExitStatus, Error> {
@@ -51,10 +50,8 @@ pub async fn run(ctx: &Context, _args: Args) -> Result<ExitStatus, Error> {
         path.display()
     ));
     ctx.printer.data(include_line(&path));
-    // OpenSSH before 10 refuses a command line on a host with RemoteCommand: say which entry
-    // takes one.
     ctx.printer.info(
-        "Then `ssh NAME` opens a shell in the workspace's container and `ssh NAME.machine` reaches its machine (use that one, or `kamal-dev exec NAME -- CMD`, to run a single command).",
+        "Then `ssh NAME` opens a shell in the workspace's container, `ssh NAME CMD` runs a command there (VS Code Remote-SSH can open NAME too), and `ssh NAME.machine` reaches its machine.",
     );
     Ok(ExitStatus::Success)
 }
@@ -73,57 +70,92 @@ pub fn known_hosts_path(project_root: &Path) -> PathBuf {
     project_root.join(".kamal").join("known_hosts")
 }
 
-/// Rewrite `.kamal/ssh_config` and `.kamal/known_hosts` from the state (connecting to each
-/// machine to learn the container's user and folder). Returns the config path and the
-/// number of workspaces in it. Does nothing for the local provider.
+/// The private host key of the `ssh NAME --stdio` proxy.
+pub fn proxy_key_path(project_root: &Path) -> PathBuf {
+    project_root.join(".kamal").join("ssh_proxy_key")
+}
+
+/// Rewrite `.kamal/ssh_config` and `.kamal/known_hosts` from the state. Returns the config
+/// path and the number of workspaces in it. Does nothing for the local provider. Never
+/// connects: the proxy finds the container when `ssh` runs it.
 pub async fn refresh(fleet: &Fleet) -> Result<(PathBuf, usize), Error> {
     let root = fleet.project_root().clone();
     let path = ssh_config_path(&root);
     if fleet.is_local() {
         return Ok((path, 0));
     }
+    let known_hosts = write_known_hosts(fleet).await?;
     let state = fleet.read_state().await?;
-    let resolver = Resolver::new(fleet)?;
     let ssh = &fleet.config().ssh;
-    let jobs = state.workspaces.iter().filter_map(|(name, workspace)| {
-        let machine = workspace.machine.as_deref().unwrap_or_default();
-        let host = state.machines.get(machine).and_then(|m| m.ip.clone())?;
-        let (resolver, state) = (&resolver, &state);
-        Some(async move {
-            // A machine that does not answer soon keeps only its machine entry, so a deploy
-            // with a broken machine does not wait here for the connect retries.
-            let remote_command =
-                tokio::time::timeout(RESOLVE_TIMEOUT, resolver.resolve(state, name))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .map(|(access, _)| crate::shell::join(&access.shell(true)));
-            Entry {
+    let program = std::env::current_exe().map_err(|err| {
+        Message::new(
+            "could not find the kamal-dev program to write into .kamal/ssh_config",
+            ExitStatus::Failure,
+        )
+        .with_source(err)
+    })?;
+    let entries: Vec<Entry> = state
+        .workspaces
+        .iter()
+        .filter_map(|(name, workspace)| {
+            let machine = workspace.machine.as_deref().unwrap_or_default();
+            let host = state.machines.get(machine).and_then(|m| m.ip.clone())?;
+            Some(Entry {
                 alias: name.clone(),
                 host,
                 port: ssh.port,
                 user: ssh.user.clone(),
-                remote_command,
-            }
+                proxy_command: proxy_command(
+                    &program,
+                    &fleet.settings.config_path,
+                    fleet.settings.destination.as_deref(),
+                    name,
+                ),
+            })
         })
-    });
-    let entries = futures::future::join_all(jobs).await;
-    // Resolving may have pinned keys for the first time: read them afresh.
-    let known_hosts = write_known_hosts(fleet).await?;
+        .collect();
     let identity = absolute(&root, &crate::remote::private_key_path(&ssh.key_path));
     write_private(&path, &render(&entries, &identity, &known_hosts))?;
     Ok((path, entries.len()))
 }
 
-/// Rewrite `.kamal/known_hosts` from the host keys pinned in the state; returns its path.
+/// `kamal-dev -c CONFIG [-d DEST] ssh NAME --stdio`, quoted for the shell `ssh` runs it with.
+pub fn proxy_command(
+    program: &Path,
+    config: &Path,
+    destination: Option<&str>,
+    name: &str,
+) -> String {
+    let mut argv = vec![
+        program.to_string_lossy().into_owned(),
+        "-c".to_string(),
+        config.to_string_lossy().into_owned(),
+    ];
+    if let Some(destination) = destination {
+        argv.extend(["-d".to_string(), destination.to_string()]);
+    }
+    argv.extend(["ssh".to_string(), name.to_string(), "--stdio".to_string()]);
+    crate::shell::join(&argv)
+}
+
+/// Rewrite `.kamal/known_hosts` from the host keys pinned in the state and the proxy's key
+/// (created on first use); returns its path.
 pub async fn write_known_hosts(fleet: &Fleet) -> Result<PathBuf, Error> {
     let state = fleet.read_state().await?;
-    let path = known_hosts_path(fleet.project_root());
-    write_private(&path, &render_known_hosts(&state, fleet.config().ssh.port))?;
+    let root = fleet.project_root();
+    let (key, _) = crate::remote::load_or_create_host_key(&proxy_key_path(root))?;
+    let path = known_hosts_path(root);
+    let mut text = render_known_hosts(&state, fleet.config().ssh.port);
+    let _ = writeln!(
+        text,
+        "{PROXY_HOST_KEY_ALIAS} {}",
+        crate::remote::public_key_text(&key)
+    );
+    write_private(&path, &text)?;
     Ok(path)
 }
 
-/// The `known_hosts` file pinning every recorded machine's host key.
+/// The `known_hosts` lines pinning every recorded machine's host key.
 pub fn render_known_hosts(state: &State, port: u16) -> String {
     let mut text = String::new();
     for machine in state.machines.values() {
@@ -139,7 +171,26 @@ pub fn render(entries: &[Entry], identity: &Path, known_hosts: &Path) -> String 
     let mut text = String::from(
         "# Written by kamal-dev (`kamal-dev ssh-config`); deploy and remove rewrite it.\n",
     );
-    let common = |text: &mut String, entry: &Entry| {
+    let known_hosts = |text: &mut String| {
+        let _ = writeln!(
+            text,
+            "  UserKnownHostsFile {}",
+            config_value(&known_hosts.to_string_lossy())
+        );
+        let _ = writeln!(text, "  StrictHostKeyChecking yes");
+    };
+    for entry in entries {
+        let _ = writeln!(text, "\nHost {}", entry.alias);
+        // ssh runs the proxy with `sh -c "exec ..."` after expanding %-tokens.
+        let _ = writeln!(
+            text,
+            "  ProxyCommand {}",
+            entry.proxy_command.replace('%', "%%")
+        );
+        let _ = writeln!(text, "  HostKeyAlias {PROXY_HOST_KEY_ALIAS}");
+        known_hosts(&mut text);
+
+        let _ = writeln!(text, "\nHost {}.machine", entry.alias);
         let _ = writeln!(text, "  HostName {}", entry.host);
         let _ = writeln!(text, "  User {}", config_value(&entry.user));
         let _ = writeln!(text, "  Port {}", entry.port);
@@ -149,23 +200,7 @@ pub fn render(entries: &[Entry], identity: &Path, known_hosts: &Path) -> String 
             config_value(&identity.to_string_lossy())
         );
         let _ = writeln!(text, "  IdentitiesOnly yes");
-        let _ = writeln!(
-            text,
-            "  UserKnownHostsFile {}",
-            config_value(&known_hosts.to_string_lossy())
-        );
-        let _ = writeln!(text, "  StrictHostKeyChecking yes");
-    };
-    for entry in entries {
-        if let Some(command) = &entry.remote_command {
-            let _ = writeln!(text, "\nHost {}", entry.alias);
-            common(&mut text, entry);
-            let _ = writeln!(text, "  RequestTTY yes");
-            // ssh expands %-tokens in RemoteCommand.
-            let _ = writeln!(text, "  RemoteCommand {}", command.replace('%', "%%"));
-        }
-        let _ = writeln!(text, "\nHost {}.machine", entry.alias);
-        common(&mut text, entry);
+        known_hosts(&mut text);
     }
     text
 }
@@ -220,35 +255,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_container_and_machine_entries() {
-        let entries = vec![
-            Entry {
-                alias: "app-1".into(),
-                host: "94.2.3.1".into(),
-                port: 22,
-                user: "root".into(),
-                remote_command: Some("docker exec -it app-1 sh -c 'echo 100%'".into()),
-            },
-            Entry {
-                alias: "app-2".into(),
-                host: "94.2.3.2".into(),
-                port: 2222,
-                user: "root".into(),
-                remote_command: None,
-            },
-        ];
+    fn renders_proxy_and_machine_entries() {
+        let entries = vec![Entry {
+            alias: "app-1".into(),
+            host: "94.2.3.1".into(),
+            port: 2222,
+            user: "root".into(),
+            proxy_command: proxy_command(
+                Path::new("/opt/kamal dev/kamal-dev"),
+                Path::new("/p/config/dev.yml"),
+                Some("100%"),
+                "app-1",
+            ),
+        }];
         let text = render(
             &entries,
             Path::new("/home/me/.ssh/id_ed25519"),
             Path::new("/p q/.kamal/known_hosts"),
         );
-        assert!(text.contains("\nHost app-1\n  HostName 94.2.3.1\n  User root\n  Port 22\n"));
-        assert!(text.contains("  UserKnownHostsFile \"/p q/.kamal/known_hosts\"\n"));
-        assert!(text.contains("  RemoteCommand docker exec -it app-1 sh -c 'echo 100%%'\n"));
-        assert!(text.contains("\nHost app-1.machine\n"));
-        assert!(!text.contains("\nHost app-2\n"));
         assert!(
-            text.contains("\nHost app-2.machine\n  HostName 94.2.3.2\n  User root\n  Port 2222\n")
+            text.contains("\nHost app-1\n  ProxyCommand /opt/kamal' dev/kamal-dev' -c /p/config/dev.yml -d 100'%%' ssh app-1 --stdio\n"),
+            "{text}"
+        );
+        assert!(text.contains("  HostKeyAlias kamal-dev-proxy\n"));
+        assert!(text.contains("  UserKnownHostsFile \"/p q/.kamal/known_hosts\"\n"));
+        assert!(
+            text.contains("\nHost app-1.machine\n  HostName 94.2.3.1\n  User root\n  Port 2222\n")
         );
         assert_eq!(
             include_line(Path::new("/p/.kamal/ssh_config")),

@@ -52,6 +52,56 @@ impl Access {
     }
 }
 
+/// Where the SSH proxy (`kamal-dev ssh NAME --stdio`) lands a workspace's sessions and
+/// forwards: commands and shells in the container as its user and folder; forwards to the
+/// container's own `localhost` go to its published port on the machine, or else to the
+/// container's address.
+#[derive(Debug, Clone)]
+pub struct ContainerLanding {
+    pub access: Access,
+    /// The container's address on its Docker network (`None` with `--network host`).
+    pub address: Option<String>,
+}
+
+impl ContainerLanding {
+    /// The first address printed by [`crate::docker::addresses`].
+    pub fn parse_address(inspect_output: &str) -> Option<String> {
+        inspect_output.split_whitespace().next().map(str::to_string)
+    }
+}
+
+impl crate::remote::Landing for ContainerLanding {
+    fn command(&self, request: &crate::remote::SessionRequest) -> Vec<String> {
+        match &request.command {
+            None => self.access.shell(request.tty),
+            Some(line) => {
+                let mut argv = self
+                    .access
+                    .exec(vec!["sh".into(), "-c".into(), line.clone()], request.tty);
+                if !request.tty {
+                    // Without a terminal the command still reads the client's stdin.
+                    argv.insert(2, "-i".into());
+                }
+                argv
+            }
+        }
+    }
+
+    fn tcp_target(&self, host: &str, port: u16) -> (String, u16) {
+        let container_local = matches!(host, "localhost" | "127.0.0.1" | "::1" | "0.0.0.0");
+        if !container_local {
+            return (host.to_string(), port);
+        }
+        if let Some(mapping) = self.access.ports.iter().find(|m| m.container == port) {
+            return ("127.0.0.1".to_string(), mapping.host);
+        }
+        match &self.address {
+            Some(address) => (address.clone(), port),
+            None => ("127.0.0.1".to_string(), port),
+        }
+    }
+}
+
 /// The recorded workspace `name`, or a usage error naming the known ones.
 pub fn lookup<'s>(state: &'s State, name: &str) -> Result<&'s crate::state::Workspace, Error> {
     state.workspaces.get(name).ok_or_else(|| {
@@ -157,5 +207,90 @@ impl<'f> Resolver<'f> {
         };
         cache.insert(machine.to_string(), facts.clone());
         Ok(facts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::{Landing as _, SessionRequest};
+
+    fn landing(address: Option<&str>) -> ContainerLanding {
+        ContainerLanding {
+            access: Access {
+                name: "app-1".into(),
+                machine: "app-1".into(),
+                ip: Some("94.2.3.1".into()),
+                container: "app-1".into(),
+                user: Some("vscode".into()),
+                workdir: "/workspaces/app".into(),
+                ports: vec![PortMapping {
+                    host: 32768,
+                    container: 3000,
+                }],
+            },
+            address: address.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn sessions_run_in_the_container_as_its_user_and_folder() {
+        let landing = landing(Some("172.17.0.2"));
+        let command = |command: Option<&str>, tty: bool| {
+            landing.command(&SessionRequest {
+                command: command.map(str::to_string),
+                tty,
+            })
+        };
+        let piped = command(Some("echo $HOME; exit 3"), false);
+        assert_eq!(
+            piped,
+            [
+                "docker",
+                "exec",
+                "-i",
+                "-u",
+                "vscode",
+                "-w",
+                "/workspaces/app",
+                "app-1",
+                "sh",
+                "-c",
+                "echo $HOME; exit 3"
+            ]
+        );
+        let with_tty = command(Some("top"), true);
+        assert_eq!(&with_tty[..4], ["docker", "exec", "-i", "-t"]);
+        assert_eq!(with_tty.iter().filter(|a| *a == "-i").count(), 1);
+        let shell = command(None, true);
+        assert!(shell.join(" ").contains("exec bash -l"), "{shell:?}");
+    }
+
+    #[test]
+    fn forwards_to_localhost_reach_the_container() {
+        let with_address = landing(Some("172.17.0.2"));
+        // A published port goes through its machine port; others to the container address.
+        assert_eq!(
+            with_address.tcp_target("localhost", 3000),
+            ("127.0.0.1".to_string(), 32768)
+        );
+        assert_eq!(
+            with_address.tcp_target("127.0.0.1", 8080),
+            ("172.17.0.2".to_string(), 8080)
+        );
+        assert_eq!(
+            with_address.tcp_target("example.com", 443),
+            ("example.com".to_string(), 443)
+        );
+        // Host networking: the machine's localhost is the container's.
+        assert_eq!(
+            landing(None).tcp_target("localhost", 8080),
+            ("127.0.0.1".to_string(), 8080)
+        );
+        assert_eq!(
+            ContainerLanding::parse_address(" 172.18.0.5 172.17.0.3 \n"),
+            Some("172.18.0.5".to_string())
+        );
+        assert_eq!(ContainerLanding::parse_address(" \n"), None);
     }
 }

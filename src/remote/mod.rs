@@ -31,6 +31,7 @@ mod interactive;
 mod local;
 mod output;
 mod pool;
+mod proxy;
 mod ssh;
 mod target;
 
@@ -45,6 +46,10 @@ pub use interactive::interactive;
 pub use local::{LOCAL_HOST, Local};
 pub use output::{Exit, MAX_LINE, Output, Stream, program_label};
 pub use pool::Pool;
+pub use proxy::{
+    Landing, ProxyError, SessionRequest, load_host_key, load_or_create_host_key, public_key_text,
+    serve_stdio,
+};
 pub use ssh::{ConnectOptions, Connector};
 pub use target::SshTarget;
 

@@ -81,3 +81,27 @@ fn completions_and_man_page_render() {
     let man = stdout_of(&["man"]);
     assert!(man.contains(".TH") && man.contains("deploy"));
 }
+
+#[test]
+fn init_ignores_local_files_once_and_keeps_existing_lines() {
+    let ctx = TestContext::new();
+    ctx.write(".gitignore", "target/\n.kamal/ssh_config");
+    ctx.command().arg("init").assert().success();
+    ctx.command().arg("init").assert().success();
+    let text = std::fs::read_to_string(ctx.path().join(".gitignore")).unwrap();
+    assert!(text.starts_with("target/\n.kamal/ssh_config\n"), "{text}");
+    for entry in [
+        ".kamal/dev_state.yml*",
+        ".kamal/ssh_config",
+        ".kamal/known_hosts",
+        ".kamal/ssh_proxy_key",
+        ".kamal/env/",
+    ] {
+        assert_eq!(
+            text.lines().filter(|l| *l == entry).count(),
+            1,
+            "{entry} once in:\n{text}"
+        );
+    }
+    assert!(ctx.path().join("config/dev.yml").is_file());
+}

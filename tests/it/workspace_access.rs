@@ -395,30 +395,47 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
     let known = std::fs::read_to_string(project.ctx.path().join(".kamal/known_hosts")).unwrap();
     assert!(known.starts_with("127.0.0."), "{known}");
 
+    // The system ssh with only the generated file, run from another folder: the workspace
+    // entry's ProxyCommand (`kamal-dev ssh NAME --stdio`) finds the project by itself.
+    let ssh = |args: &[&str]| -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-F")
+            .arg(&config)
+            .args(["-o", "BatchMode=yes"])
+            .args(args)
+            .current_dir("/")
+            .env("HOME", project.ctx.path())
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("UPCLOUD_TOKEN")
+            .stdin(Stdio::null());
+        cmd
+    };
+    let run = |cmd: &mut Command| -> (Option<i32>, String, String) {
+        let output = cmd.output().expect("run ssh");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
     // The machine entry runs commands; strict checking against the pinned key passes.
-    let status = Command::new("ssh")
-        .args([
-            "-F",
-            config.to_str().unwrap(),
-            "-o",
-            "BatchMode=yes",
-            "wassh-1.machine",
-            "true",
-        ])
-        .stdin(Stdio::null())
-        .status()
-        .expect("run ssh");
-    assert!(status.success(), "ssh -F ... wassh-1.machine true failed");
-    // The workspace entry lands in the container.
-    let mut child = Command::new("ssh")
-        .args([
-            "-F",
-            config.to_str().unwrap(),
-            "-o",
-            "BatchMode=yes",
-            "-tt",
-            "wassh-1",
-        ])
+    let (code, _, stderr) = run(&mut ssh(&["wassh-1.machine", "true"]));
+    assert_eq!(code, Some(0), "ssh -F ... wassh-1.machine true: {stderr}");
+    // `ssh <workspace> true`, as the issue asks, and a command that proves where it ran,
+    // with its exit code passed back.
+    let (code, _, stderr) = run(&mut ssh(&["wassh-1", "true"]));
+    assert_eq!(code, Some(0), "ssh -F ... wassh-1 true: {stderr}");
+    let (code, stdout, stderr) = run(&mut ssh(&[
+        "wassh-1",
+        "test ! -e /var/lib/kamal-dev && echo in-container-$((6*7)) $PWD; exit 3",
+    ]));
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("in-container-42 /workspaces/"),
+        "{stdout}{stderr}"
+    );
+    // stdin reaches the command and its end reaches it too (`cat` exits).
+    let mut child = ssh(&["wassh-1", "cat; echo done-$?"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -428,15 +445,52 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"test ! -e /var/lib/kamal-dev && echo in-container-$((6*7)) $PWD; exit\n")
+        .write_all(b"piped-through\n")
+        .unwrap();
+    let output = child.wait_with_output().expect("ssh output");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "piped-through\ndone-0\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // An interactive session with a terminal lands in the container's login shell.
+    let mut child = ssh(&["-tt", "wassh-1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ssh");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"test ! -e /var/lib/kamal-dev && test -t 0 && echo tty-in-container-$((6*7)) $PWD; exit 4\n")
         .unwrap();
     let output = child.wait_with_output().expect("ssh output");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("in-container-42 /workspaces/"),
+        stdout.contains("tty-in-container-42 /workspaces/"),
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert_eq!(output.status.code(), Some(4));
+    // A workspace that is not recorded: the proxy says so on ssh's stderr.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let broken = project.ctx.path().join(".kamal/ssh_config_broken");
+    std::fs::write(
+        &broken,
+        text.replace("ssh wassh-1 --stdio", "ssh wassh-9 --stdio"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(Command::new("ssh")
+        .arg("-F")
+        .arg(&broken)
+        .args(["-o", "BatchMode=yes", "wassh-1", "true"])
+        .env("HOME", project.ctx.path())
+        .stdin(Stdio::null()));
+    assert_eq!(code, Some(255), "{stderr}");
+    assert!(stderr.contains("no workspace named wassh-9"), "{stderr}");
 
     // `kamal-dev ssh` (system ssh with the pinned key) with a piped script: the container,
     // or with --machine the machine; the shell's exit code comes back.
@@ -470,9 +524,45 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
     // A web server on port 8080 inside the container, reached through `forward`.
     let (code, _, stderr) = project.exec(
         &["wassh-1"],
-        &["sh", "-c", "mkdir -p /tmp/www && echo forwarded-ok > /tmp/www/index.html && httpd -p 8080 -h /tmp/www"],
+        &["sh", "-c", "mkdir -p /tmp/www && echo forwarded-ok > /tmp/www/index.html && httpd -p 8080 -h /tmp/www && httpd -p 8081 -h /tmp/www"],
     );
     assert_eq!(code, 0, "{stderr}");
+    // `ssh -W localhost:PORT <workspace>` (a forward through the proxy, as VS Code and
+    // `ssh -L` use) reaches the container's own localhost: 8080 is published (through its
+    // machine port), 8081 is not (through the container's address).
+    let through_proxy = |port: u16| -> String {
+        let mut answer = String::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            let mut child = ssh(&["-W", &format!("localhost:{port}"), "wassh-1"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run ssh -W");
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let output = child.wait_with_output().expect("ssh -W output");
+            answer = String::from_utf8_lossy(&output.stdout).into_owned();
+            if answer.contains("forwarded-ok") {
+                break;
+            }
+            answer.push_str(&String::from_utf8_lossy(&output.stderr));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        answer
+    };
+    for port in [8080, 8081] {
+        let answer = through_proxy(port);
+        assert!(
+            answer.contains("forwarded-ok"),
+            "ssh -W localhost:{port}: {answer}"
+        );
+    }
     let local = free_port();
     let mut forward = Command::new(assert_cmd::cargo::cargo_bin("kamal-dev"))
         .args(["forward", "wassh-1", &format!("{local}:8080")])
