@@ -98,6 +98,10 @@ pub enum Command {
     /// Show a workspace container's logs
     Logs(commands::logs::Args),
     /// Write `.kamal/ssh_config` (a Host entry per workspace) and print its `Include` line
+    ///
+    /// `Host NAME` lands in the workspace's container through `ProxyCommand kamal-dev ssh
+    /// NAME --stdio`, so `ssh NAME`, `ssh NAME CMD`, `ssh -L` and VS Code Remote-SSH work;
+    /// `Host NAME.machine` reaches its machine. Deploy and remove rewrite the file.
     SshConfig(commands::ssh_config::Args),
     /// Forward local ports to a workspace's published ports over SSH, until Ctrl-C
     Forward(commands::forward::Args),

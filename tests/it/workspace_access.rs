@@ -423,8 +423,10 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
     assert_eq!(code, Some(0), "ssh -F ... wassh-1.machine true: {stderr}");
     // `ssh <workspace> true`, as the issue asks, and a command that proves where it ran,
     // with its exit code passed back.
+    let started = Instant::now();
     let (code, _, stderr) = run(&mut ssh(&["wassh-1", "true"]));
     assert_eq!(code, Some(0), "ssh -F ... wassh-1 true: {stderr}");
+    eprintln!("ssh -F ... wassh-1 true took {:?}", started.elapsed());
     let (code, stdout, stderr) = run(&mut ssh(&[
         "wassh-1",
         "test ! -e /var/lib/kamal-dev && echo in-container-$((6*7)) $PWD; exit 3",
