@@ -249,6 +249,19 @@ pub fn addresses(container_name: &str) -> Vec<String> {
     argv
 }
 
+/// `docker inspect` printing the container's `State.Status` then each published port as
+/// `PORT/PROTO=HOSTPORT` (one word each), so a deploy learns both in one call; see
+/// `deploy::container::status_and_ports` for the reading.
+pub fn status_and_ports(container_name: &str) -> Vec<String> {
+    let mut argv = strings(["docker", "inspect", "--type", "container", "--format"]);
+    argv.push(
+        "{{.State.Status}}{{range $port, $bindings := .NetworkSettings.Ports}}{{range $bindings}} {{$port}}={{.HostPort}}{{end}}{{end}}"
+            .to_string(),
+    );
+    argv.push(container_name.to_string());
+    argv
+}
+
 /// `docker start <name>`.
 pub fn start(container_name: &str) -> Vec<String> {
     vec!["docker".into(), "start".into(), container_name.into()]

@@ -17,7 +17,7 @@ use crate::secrets::{Redactor, SecretBytes};
 use crate::state::{MachineIntent, MachineStatus, PortMapping, WorkspaceStatus};
 
 use super::container::{
-    Blueprint, ImageStep, WorkspaceContainer, WorkspaceInputs, image_facts, published_ports,
+    Blueprint, ImageStep, WorkspaceContainer, WorkspaceInputs, image_facts, status_and_ports,
 };
 use super::events::{Event, Reporter, Step};
 use super::fleet::Fleet;
@@ -165,13 +165,21 @@ impl Run<'_> {
             })
             .await
             .is_ok();
+        // The workspace folders (bind-mounted into the containers) in one command per
+        // machine rather than one per workspace; should it fail, each workspace makes its
+        // own (and reports the error).
+        let dirs_ready = !self.fleet.is_local() && {
+            let mut mkdir = vec!["mkdir".to_string(), "-p".to_string(), "--".to_string()];
+            mkdir.extend(subjects.iter().map(|name| self.fleet.workspace_dir(name)));
+            executor.run_checked(&mkdir, None).await.is_ok()
+        };
         let jobs = workspaces.into_iter().map(|workspace| {
             let executor = executor.clone();
             let facts = &facts;
             let address = address.clone();
             async move {
                 let result = self
-                    .workspace(&executor, facts, machine, workspace, recorded)
+                    .workspace(&executor, facts, machine, workspace, recorded, dirs_ready)
                     .await;
                 match result {
                     Ok(()) => {
@@ -533,6 +541,7 @@ impl Run<'_> {
         machine: &str,
         plan: &WorkspacePlan,
         recorded: bool,
+        dirs_ready: bool,
     ) -> Result<(), Failure> {
         let fleet = self.fleet;
         let config = fleet.config();
@@ -562,7 +571,7 @@ impl Run<'_> {
             None => None,
         };
         let host_dir = fleet.workspace_dir(&plan.name);
-        if !fleet.is_local() {
+        if !fleet.is_local() && !dirs_ready {
             executor
                 .run_checked(&["mkdir", "-p", host_dir.as_str()], None)
                 .await
@@ -592,15 +601,29 @@ impl Run<'_> {
         self.step(subject, Step::RunContainer, None);
         // A container left by an interrupted run may lack its lifecycle commands or carry
         // old settings: replace it, so what runs always matches the devcontainer and secrets.
-        if container_status(executor, &plan.name).await.is_some() {
-            let _ = executor
-                .run(&crate::docker::rm(&plan.name, true), None)
-                .await;
+        // A workspace new to the state has none, unless the state was lost: then Docker
+        // refuses the name and it is replaced the same way (one call fewer per workspace).
+        let rm = crate::docker::rm(&plan.name, true);
+        let replace = || async {
+            let _ = executor.run(&rm, None).await;
+        };
+        if plan.action != Action::Create && container_status(executor, &plan.name).await.is_some() {
+            replace().await;
         }
-        let output = executor
-            .run(&container.run, None)
-            .await
-            .map_err(|e| self.fail(Step::RunContainer, &e.into()))?;
+        let run = || async {
+            executor
+                .run(&container.run, None)
+                .await
+                .map_err(|e| self.fail(Step::RunContainer, &e.into()))
+        };
+        let mut output = run().await?;
+        if !output.success()
+            && plan.action == Action::Create
+            && output.stderr_text().contains("is already in use")
+        {
+            replace().await;
+            output = run().await?;
+        }
         if !output.success() {
             return Err(Failure {
                 step: Step::RunContainer,
@@ -612,7 +635,13 @@ impl Run<'_> {
         }
         // A container that exits at once must not be recorded as running.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let status = container_status(executor, &plan.name).await;
+        let (status, published) = executor
+            .run(&crate::docker::status_and_ports(&plan.name), None)
+            .await
+            .ok()
+            .filter(crate::remote::Output::success)
+            .map(|o| status_and_ports(&o.stdout_text()))
+            .map_or((None, Vec::new()), |(status, ports)| (Some(status), ports));
         if status.as_deref() != Some("running") {
             let logs = executor
                 .run(&crate::docker::logs(&plan.name, false, Some(5)), None)
@@ -629,7 +658,14 @@ impl Run<'_> {
                 )),
             });
         }
-        let ports = self.ports(executor, &plan.name, &container).await;
+        let ports: Vec<PortMapping> = if container.ports.is_empty() {
+            Vec::new()
+        } else {
+            published
+                .into_iter()
+                .map(|(container, host)| PortMapping { host, container })
+                .collect()
+        };
         self.lifecycle(executor, &plan.name, &container).await?;
         let name = plan.name.clone();
         fleet
@@ -642,24 +678,6 @@ impl Run<'_> {
             .await
             .map_err(|e| self.fail(Step::RunContainer, &e))?;
         Ok(())
-    }
-
-    async fn ports(
-        &self,
-        executor: &Executor,
-        name: &str,
-        container: &WorkspaceContainer,
-    ) -> Vec<PortMapping> {
-        if container.ports.is_empty() {
-            return Vec::new();
-        }
-        let output = executor.run(&["docker", "port", name], None).await;
-        output
-            .map(|o| published_ports(&o.stdout_text()))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(container, host)| PortMapping { host, container })
-            .collect()
     }
 
     async fn lifecycle(

@@ -392,9 +392,39 @@ pub fn published_ports(docker_port_output: &str) -> Vec<(u16, u16)> {
         })
 }
 
+/// Read the output of [`crate::docker::status_and_ports`]: the container's status and its
+/// published (container port, host port) pairs, each container port once.
+pub fn status_and_ports(output: &str) -> (String, Vec<(u16, u16)>) {
+    let mut words = output.split_whitespace();
+    let status = words.next().unwrap_or_default().to_string();
+    let mut ports: Vec<(u16, u16)> = Vec::new();
+    for word in words {
+        let Some((container, host)) = word.split_once('=') else {
+            continue;
+        };
+        let container = container.split('/').next().and_then(|p| p.parse().ok());
+        if let (Some(container), Ok(host)) = (container, host.parse::<u16>())
+            && !ports.iter().any(|(c, _)| *c == container)
+        {
+            ports.push((container, host));
+        }
+    }
+    (status, ports)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_status_and_ports_in_one_inspect() {
+        assert_eq!(
+            status_and_ports("running 3000/tcp=32768 3000/tcp=32768 8080/tcp=41000 9000/udp=\n"),
+            ("running".to_string(), vec![(3000, 32768), (8080, 41000)])
+        );
+        assert_eq!(status_and_ports("exited\n"), ("exited".to_string(), vec![]));
+        assert_eq!(status_and_ports(""), (String::new(), vec![]));
+    }
 
     #[test]
     fn parses_docker_port_output() {

@@ -70,6 +70,21 @@ fn local_deploy_list_remove() {
         .success("local re-deploy");
     assert!(again.text().contains("Nothing to do"), "{}", again.text());
 
+    // A lost state file: the next deploy sees new workspaces whose containers exist
+    // already; Docker refuses the names and deploy replaces those containers.
+    let state_path = project.root().join(".kamal/dev_state.yml");
+    std::fs::remove_file(&state_path).expect("remove the state file");
+    let _ = std::fs::remove_file(project.root().join(".kamal/dev_state.yml.bak"));
+    project
+        .run(&["deploy", "-y", "--count", "2"])
+        .success("deploy after the state file was lost");
+    let statuses = workspace_statuses(&project.state());
+    assert!(
+        statuses.len() == 2 && statuses.iter().all(|(_, s)| s == "running"),
+        "{statuses:?}"
+    );
+    assert_eq!(project::containers(&service).len(), 2, "one container each");
+
     let list = project.run(&["list"]);
     require_built("list", &list);
     {
