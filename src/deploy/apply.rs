@@ -5,6 +5,7 @@
 //! or workspace never stops the others. Emits events; never prints.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -17,11 +18,13 @@ use crate::secrets::{Redactor, SecretBytes};
 use crate::state::{MachineIntent, MachineStatus, PortMapping, WorkspaceStatus};
 
 use super::container::{
-    Blueprint, ImageStep, WorkspaceContainer, WorkspaceInputs, image_facts, status_and_ports,
+    Blueprint, ImageStep, REMOTE_DOCKERFILE, RemoteDockerfile, WorkspaceContainer, WorkspaceInputs,
+    image_facts, remote_build, status_and_ports,
 };
 use super::events::{Event, Reporter, Step};
 use super::fleet::Fleet;
 use super::plan::{Action, Plan, WorkspacePlan};
+use super::source::archive::{self, Selection};
 
 /// How long a new machine may take to start.
 const MACHINE_DEADLINE: Duration = Duration::from_secs(600);
@@ -501,10 +504,7 @@ impl Run<'_> {
         dockerfiles: &[(String, String)],
     ) -> Result<(), Failure> {
         if !matches!(executor, Executor::Local(_)) {
-            return Err(Failure {
-                step: Step::BuildImage,
-                message: "building a devcontainer image from a Dockerfile or local Features on a remote machine is not supported yet; use an `image:` devcontainer, or build and push the image first".into(),
-            });
+            return self.remote_build(executor, argvs, dockerfiles).await;
         }
         for (path, text) in dockerfiles {
             executor
@@ -677,6 +677,57 @@ impl Run<'_> {
             })
             .await
             .map_err(|e| self.fail(Step::RunContainer, &e))?;
+        Ok(())
+    }
+
+    /// Build on a remote machine: the context folder streams as a tar on the build's stdin
+    /// (honouring its `.dockerignore`, never `.kamal`), the Dockerfile inside it.
+    async fn remote_build(
+        &self,
+        executor: &Executor,
+        argvs: &[Vec<String>],
+        dockerfiles: &[(String, String)],
+    ) -> Result<(), Failure> {
+        let failure = |message: String| Failure {
+            step: Step::BuildImage,
+            message,
+        };
+        let build = remote_build(argvs, dockerfiles).map_err(failure)?;
+        let dockerfile = match build.dockerfile {
+            RemoteDockerfile::Generated(text) => text,
+            RemoteDockerfile::File(path) => tokio::fs::read_to_string(&path)
+                .await
+                .map_err(|e| failure(format!("could not read {path}: {e}")))?,
+        };
+        let (mut context, archiving) = archive::stream(
+            PathBuf::from(&build.context),
+            Selection::BuildContext {
+                extra: vec![(REMOTE_DOCKERFILE.to_string(), dockerfile.into_bytes())],
+            },
+        );
+        let output = executor.run_reading(&build.argv, &mut context).await;
+        drop(context);
+        // An archive cut short explains a failed build better than the build's own error.
+        match archiving.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(failure(format!(
+                    "could not send the build context {}: {e}",
+                    build.context
+                )));
+            }
+            Err(e) => return Err(failure(format!("the build context task failed: {e}"))),
+        }
+        let output = output.map_err(|e| self.fail(Step::BuildImage, &e.into()))?;
+        if !output.success() {
+            let stderr = output.stderr_text();
+            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+            return Err(failure(self.redactor.redact(&format!(
+                "docker build failed on {}: {}",
+                executor.label(),
+                tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+            ))));
+        }
         Ok(())
     }
 

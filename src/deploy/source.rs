@@ -17,7 +17,7 @@ use super::container::{WorkspaceInputs, image_facts};
 use super::events::{Event, Step};
 use super::plan::WorkspacePlan;
 
-mod archive;
+pub(super) mod archive;
 
 /// Deliver the configured source of `plan`'s workspace into `host_dir` on `executor`'s
 /// machine. Does nothing when no source is configured or `deploy --no-source` was given.
@@ -106,7 +106,7 @@ pub async fn deliver(
                 .into());
             }
             // The archive is built while it is sent: nothing holds the whole of it.
-            let (mut reader, producer) = archive::stream(root.clone());
+            let (mut reader, producer) = archive::stream(root.clone(), archive::Selection::Source);
             let output = executor
                 .run_reading(&extract_argv(host_dir), &mut reader)
                 .await;

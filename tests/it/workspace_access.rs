@@ -728,3 +728,166 @@ async fn git_token_reaches_the_server_only_through_the_credential_helper() {
     assert!(!output.stderr_text().contains(&token));
     assert!(files_containing(dir.path(), token.as_bytes()).is_empty());
 }
+
+/// The files of a Dockerfile devcontainer whose build copies its whole context.
+fn write_dockerfile_devcontainer(ctx: &TestContext) {
+    ctx.write(
+        ".devcontainer/devcontainer.json",
+        r#"{ "build": { "dockerfile": "Dockerfile", "context": ".." } }"#,
+    );
+    ctx.write(
+        ".devcontainer/Dockerfile",
+        "FROM local/busybox:latest\nCOPY . /ctx/\n",
+    );
+    ctx.write("hello.txt", "hello-from-the-build\n");
+    ctx.write("debug.log", "ignored by .dockerignore\n");
+    ctx.write(".dockerignore", "*.log\n");
+}
+
+/// What the built image holds under /ctx (its build context), via `kamal-dev exec`.
+fn built_context(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn remove_images(service: &str) {
+    let listed = Command::new("docker")
+        .args([
+            "images",
+            "-q",
+            "--filter",
+            &format!("reference=vsc-{service}-*"),
+        ])
+        .output();
+    if let Ok(listed) = listed {
+        for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+            let _ = Command::new("docker")
+                .args(["rmi", "-f", id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+#[test]
+fn dockerfile_devcontainer_builds_on_the_machine_from_a_streamed_context() {
+    let Some(key) = services() else { return };
+    let project = Project::new(&key, "wabld", 1, "");
+    write_dockerfile_devcontainer(&project.ctx);
+    project.ctx.write(".kamal/secrets", "NOT_IN_THE_IMAGE=1\n");
+    let dry = project
+        .kamal_dev()
+        .args(["deploy", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(dry.status.success());
+    project.deploy();
+    let output = project
+        .kamal_dev()
+        .args([
+            "exec",
+            "wabld-1",
+            "--",
+            "sh",
+            "-c",
+            "cat /ctx/hello.txt; ls -a /ctx",
+        ])
+        .output()
+        .unwrap();
+    let listing = built_context(&output);
+    remove_images("wabld");
+    assert!(listing.contains("hello-from-the-build"), "{listing}");
+    assert!(listing.contains(".dockerignore"), "{listing}");
+    assert!(
+        !listing.contains("debug.log"),
+        ".dockerignore not honoured: {listing}"
+    );
+    assert!(
+        !listing.contains(".kamal\n"),
+        "secrets folder in the context: {listing}"
+    );
+    // Nothing of the build is left on the machine but the image.
+    assert!(
+        !std::path::Path::new("/var/lib/kamal-dev/build").exists(),
+        "build files left on the machine"
+    );
+}
+
+#[test]
+fn dockerfile_devcontainer_builds_with_the_local_provider() {
+    if services().is_none() {
+        return;
+    }
+    let ctx = TestContext::new();
+    ctx.write(
+        "config/dev.yml",
+        "service: walbd\nimage: .devcontainer/devcontainer.json\nprovider:\n  type: local\ndefaults:\n  cpus: 0.1\n  memory: 64m\n",
+    );
+    write_dockerfile_devcontainer(&ctx);
+    let cleanup = || {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "walbd-1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        remove_images("walbd");
+    };
+    cleanup();
+    let deploy = ctx.command().args(["deploy", "-y"]).output().unwrap();
+    assert!(
+        deploy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let output = ctx
+        .command()
+        .args(["exec", "walbd-1", "--", "cat", "/ctx/hello.txt"])
+        .output()
+        .unwrap();
+    let text = built_context(&output);
+    cleanup();
+    assert_eq!(text, "hello-from-the-build\n");
+}
+
+#[test]
+fn features_devcontainer_is_refused_for_remote_machines_before_anything_is_created() {
+    let ctx = TestContext::new();
+    // Nothing listens there: the refusal must come before any API call.
+    ctx.write(
+        "config/dev.yml",
+        "service: wafea\nimage: .devcontainer/devcontainer.json\nprovider:\n  type: upcloud\n  zone: fi-hel1\n  plan: 1xCPU-1GB\n  api_url: http://127.0.0.1:9\n",
+    );
+    ctx.write(
+        ".devcontainer/devcontainer.json",
+        r#"{ "image": "local/busybox:latest", "features": { "./hello": {} } }"#,
+    );
+    ctx.write(
+        ".devcontainer/hello/devcontainer-feature.json",
+        r#"{ "id": "hello", "version": "1.0.0" }"#,
+    );
+    ctx.write(".devcontainer/hello/install.sh", "#!/bin/sh\necho hi\n");
+    let output = ctx
+        .command()
+        .args(["deploy", "-y"])
+        .env("UPCLOUD_TOKEN", "anything")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: building a devcontainer with Features on a remote machine is not supported yet"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: nothing was created or changed"),
+        "{stderr}"
+    );
+    assert!(!ctx.path().join(".kamal/dev_state.yml").exists());
+}

@@ -1,7 +1,9 @@
-//! The upload archive: a tar of a local folder that honours `.gitignore` (and `.ignore` and
-//! git's exclude files, in or out of a git repository) and never includes `.git` or `.kamal`
-//! (secrets and state). Built on a blocking thread and handed over in chunks, so a large
-//! folder is streamed rather than held in memory.
+//! Tar archives of local folders, streamed: the source upload (honours `.gitignore`, `.ignore`
+//! and git's exclude files, in or out of a git repository; never `.git`) and a remote
+//! `docker build`'s context (honours the folder's `.dockerignore`, plus generated files
+//! added by name). Neither ever includes `.kamal` (secrets and state). Built on a blocking
+//! thread and handed over in chunks, so a large folder is streamed rather than held in
+//! memory.
 
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -16,9 +18,21 @@ const CHUNK: usize = 64 * 1024;
 /// Top-level folders never uploaded: git's own data and kamal's secrets and state.
 const NEVER_UPLOADED: [&str; 2] = [".git", ".kamal"];
 
-/// A tar archive of `root`, skipping what `.gitignore` (and `.ignore`, and git's exclude
-/// files) exclude, whether or not `root` is in a git repository.
-pub fn write_archive<W: Write>(root: &Path, out: W) -> io::Result<W> {
+/// What goes into an archive of a folder.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// The source upload: what git would keep.
+    Source,
+    /// A `docker build` context: what the root `.dockerignore` keeps (its patterns read
+    /// with gitignore rules, a close match of Docker's), plus these generated files
+    /// (path in the archive, contents).
+    BuildContext { extra: Vec<(String, Vec<u8>)> },
+}
+
+/// A tar archive of `root` holding what `selection` keeps. The source upload skips what
+/// `.gitignore` (and `.ignore`, and git's exclude files) exclude, whether or not `root` is
+/// in a git repository.
+pub fn write_selection<W: Write>(root: &Path, selection: &Selection, out: W) -> io::Result<W> {
     if !root.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -27,18 +41,38 @@ pub fn write_archive<W: Write>(root: &Path, out: W) -> io::Result<W> {
     }
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
-    let walk = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .require_git(false)
-        .parents(true)
-        .filter_entry(|entry| {
-            !(entry.depth() == 1
-                && entry.file_type().is_some_and(|t| t.is_dir())
-                && NEVER_UPLOADED
-                    .iter()
-                    .any(|n| entry.file_name() == std::ffi::OsStr::new(n)))
-        })
-        .build();
+    let mut walk = ignore::WalkBuilder::new(root);
+    walk.hidden(false);
+    match selection {
+        Selection::Source => {
+            walk.require_git(false).parents(true).filter_entry(|entry| {
+                !(entry.depth() == 1
+                    && entry.file_type().is_some_and(|t| t.is_dir())
+                    && NEVER_UPLOADED
+                        .iter()
+                        .any(|n| entry.file_name() == std::ffi::OsStr::new(n)))
+            });
+        }
+        Selection::BuildContext { .. } => {
+            let mut rules = ignore::gitignore::GitignoreBuilder::new(root);
+            let dockerignore = root.join(".dockerignore");
+            if dockerignore.is_file()
+                && let Some(err) = rules.add(&dockerignore)
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {err}", dockerignore.display()),
+                ));
+            }
+            let rules = rules.build().map_err(io::Error::other)?;
+            walk.standard_filters(false).filter_entry(move |entry| {
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                let kamal = entry.depth() == 1 && is_dir && entry.file_name() == ".kamal";
+                !kamal && !rules.matched(entry.path(), is_dir).is_ignore()
+            });
+        }
+    }
+    let walk = walk.build();
     for entry in walk {
         let entry = entry.map_err(io::Error::other)?;
         if entry.depth() == 0 {
@@ -53,12 +87,25 @@ pub fn write_archive<W: Write>(root: &Path, out: W) -> io::Result<W> {
         }
         builder.append_path_with_name(entry.path(), relative)?;
     }
+    if let Selection::BuildContext { extra } = selection {
+        for (name, contents) in extra {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder.append_data(&mut header, name, contents.as_slice())?;
+        }
+    }
     builder.into_inner()
 }
 
 /// Start archiving `root`: the reader yields the archive as it is written; the task ends
 /// with the archive's size, or the error that cut it short.
-pub fn stream(root: PathBuf) -> (ChunkReader, tokio::task::JoinHandle<io::Result<u64>>) {
+pub fn stream(
+    root: PathBuf,
+    selection: Selection,
+) -> (ChunkReader, tokio::task::JoinHandle<io::Result<u64>>) {
     let (tx, rx) = mpsc::channel(4);
     let producer = tokio::task::spawn_blocking(move || {
         let writer = ChunkWriter {
@@ -66,7 +113,7 @@ pub fn stream(root: PathBuf) -> (ChunkReader, tokio::task::JoinHandle<io::Result
             buf: Vec::with_capacity(CHUNK),
             total: 0,
         };
-        let mut writer = write_archive(&root, writer)?;
+        let mut writer = write_selection(&root, &selection, writer)?;
         writer.flush()?;
         Ok(writer.total)
     });
@@ -145,7 +192,7 @@ mod tests {
     use super::*;
 
     fn archive(root: &Path) -> io::Result<Vec<u8>> {
-        write_archive(root, Vec::new())
+        write_selection(root, &Selection::Source, Vec::new())
     }
 
     #[test]
@@ -172,6 +219,52 @@ mod tests {
         assert!(archive(&root.join("missing")).is_err());
     }
 
+    #[test]
+    fn build_context_honours_dockerignore_not_gitignore_and_adds_generated_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join(".gitignore"), "built.txt\n").unwrap();
+        std::fs::write(
+            root.join(".dockerignore"),
+            "*.log\nnode_modules\n!keep.log\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("built.txt"), "b").unwrap();
+        std::fs::write(root.join("debug.log"), "x").unwrap();
+        std::fs::write(root.join("keep.log"), "k").unwrap();
+        std::fs::create_dir_all(root.join("node_modules/x")).unwrap();
+        std::fs::write(root.join("node_modules/x/i.js"), "x").unwrap();
+        std::fs::create_dir_all(root.join(".kamal")).unwrap();
+        std::fs::write(root.join(".kamal/secrets"), "T=1").unwrap();
+        let selection = Selection::BuildContext {
+            extra: vec![(".kamal-dev.Dockerfile".into(), b"FROM scratch\n".to_vec())],
+        };
+        let bytes = write_selection(root, &selection, Vec::new()).unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut names = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().into_owned();
+            if name == ".kamal-dev.Dockerfile" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+                assert_eq!(text, "FROM scratch\n");
+            }
+            names.push(name);
+        }
+        names.sort();
+        assert_eq!(
+            names,
+            vec![
+                ".dockerignore",
+                ".gitignore",
+                ".kamal-dev.Dockerfile",
+                "built.txt",
+                "keep.log"
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn streams_the_same_archive_in_chunks() {
         use tokio::io::AsyncReadExt as _;
@@ -179,7 +272,7 @@ mod tests {
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(dir.path().join("big.bin"), &big).unwrap();
         std::fs::write(dir.path().join("small.txt"), "s").unwrap();
-        let (mut reader, producer) = stream(dir.path().to_path_buf());
+        let (mut reader, producer) = stream(dir.path().to_path_buf(), Selection::Source);
         let mut streamed = Vec::new();
         reader.read_to_end(&mut streamed).await.unwrap();
         let size = producer.await.unwrap().unwrap();
