@@ -59,16 +59,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     }
     let blueprint = Blueprint::load(fleet.config(), fleet.project_root(), args.from.as_deref())?;
     let (env_file, redactor) = secrets_env_file(&fleet, &ctx.printer).await?;
-    // An image a remote machine cannot build is refused before any machine is paid for.
-    if !fleet.is_local()
-        && let ImageStep::Build {
-            argvs, dockerfiles, ..
-        } = blueprint.image_step()?
-    {
-        crate::deploy::container::remote_build(&argvs, &dockerfiles).map_err(|message| {
-            Message::new(message, ExitStatus::Usage).with_hint("nothing was created or changed")
-        })?;
-    }
 
     let state = fleet.read_state().await?;
     let mut existing = Existing::default();
@@ -309,20 +299,18 @@ fn print_commands(
             "# on each machine: use {image} if present, else: docker pull {}",
             crate::shell::quote(image)
         )),
-        ImageStep::Build {
-            argvs, dockerfiles, ..
-        } if !fleet.is_local() => {
-            let build = crate::deploy::container::remote_build(argvs, dockerfiles)
-                .map_err(Error::failed)?;
-            ctx.printer.data(format!(
-                "# on each machine, unless the image is there: the context {} streamed over SSH (honouring its .dockerignore) into:",
-                build.context
-            ));
-            ctx.printer.data(crate::shell::join(&build.argv));
-        }
-        ImageStep::Build { argvs, .. } => {
-            for argv in argvs {
-                ctx.printer.data(crate::shell::join(argv));
+        ImageStep::Build { builds, .. } => {
+            let place = if fleet.is_local() {
+                "on this machine"
+            } else {
+                "on each machine"
+            };
+            for build in builds {
+                ctx.printer.data(format!(
+                    "# {place}, unless the image is there: {} streamed into",
+                    build.context_label()
+                ));
+                ctx.printer.data(crate::shell::join(&build.argv));
             }
         }
     }

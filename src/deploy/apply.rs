@@ -18,8 +18,8 @@ use crate::secrets::{Redactor, SecretBytes};
 use crate::state::{MachineIntent, MachineStatus, PortMapping, WorkspaceStatus};
 
 use super::container::{
-    Blueprint, ImageStep, REMOTE_DOCKERFILE, RemoteDockerfile, WorkspaceContainer, WorkspaceInputs,
-    image_facts, remote_build, status_and_ports,
+    Blueprint, BuildDockerfile, ImageStep, STREAMED_DOCKERFILE, StreamedBuild, WorkspaceContainer,
+    WorkspaceInputs, image_facts, status_and_ports,
 };
 use super::events::{Event, Reporter, Step};
 use super::fleet::Fleet;
@@ -479,11 +479,11 @@ impl Run<'_> {
                         });
                     }
                 }
-                ImageStep::Build {
-                    argvs, dockerfiles, ..
-                } => {
+                ImageStep::Build { builds, .. } => {
                     self.step(subjects, Step::BuildImage, Some(image.clone()));
-                    self.build(executor, argvs, dockerfiles).await?;
+                    for build in builds {
+                        self.build(executor, build).await?;
+                    }
                 }
             }
             executor
@@ -497,43 +497,6 @@ impl Run<'_> {
         })
     }
 
-    async fn build(
-        &self,
-        executor: &Executor,
-        argvs: &[Vec<String>],
-        dockerfiles: &[(String, String)],
-    ) -> Result<(), Failure> {
-        if !matches!(executor, Executor::Local(_)) {
-            return self.remote_build(executor, argvs, dockerfiles).await;
-        }
-        for (path, text) in dockerfiles {
-            executor
-                .write_file(path, 0o644, text.as_bytes())
-                .await
-                .map_err(|e| self.fail(Step::BuildImage, &e.into()))?;
-        }
-        for argv in argvs {
-            let output = executor
-                .run(argv, None)
-                .await
-                .map_err(|e| self.fail(Step::BuildImage, &e.into()))?;
-            if !output.success() {
-                let stderr = output.stderr_text();
-                let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-                return Err(Failure {
-                    step: Step::BuildImage,
-                    message: self.redactor.redact(&format!(
-                        "docker build failed: {}",
-                        tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
-                    )),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Start one workspace on a prepared machine (its intent already `recorded` in the state,
-    /// or recorded here).
     async fn workspace(
         &self,
         executor: &Executor,
@@ -680,31 +643,34 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Build on a remote machine: the context folder streams as a tar on the build's stdin
-    /// (honouring its `.dockerignore`, never `.kamal`), the Dockerfile inside it.
-    async fn remote_build(
-        &self,
-        executor: &Executor,
-        argvs: &[Vec<String>],
-        dockerfiles: &[(String, String)],
-    ) -> Result<(), Failure> {
+    /// One build: its context (folder, Feature files, Dockerfile) streams as a tar on the
+    /// build's stdin, the same on this host and on a remote machine.
+    async fn build(&self, executor: &Executor, build: &StreamedBuild) -> Result<(), Failure> {
         let failure = |message: String| Failure {
             step: Step::BuildImage,
             message,
         };
-        let build = remote_build(argvs, dockerfiles).map_err(failure)?;
-        let dockerfile = match build.dockerfile {
-            RemoteDockerfile::Generated(text) => text,
-            RemoteDockerfile::File(path) => tokio::fs::read_to_string(&path)
+        let dockerfile = match &build.dockerfile {
+            BuildDockerfile::Generated(text) => text.clone(),
+            BuildDockerfile::File(path) => tokio::fs::read_to_string(path)
                 .await
                 .map_err(|e| failure(format!("could not read {path}: {e}")))?,
         };
-        let (mut context, archiving) = archive::stream(
-            PathBuf::from(&build.context),
-            Selection::BuildContext {
-                extra: vec![(REMOTE_DOCKERFILE.to_string(), dockerfile.into_bytes())],
-            },
-        );
+        let mut extra: Vec<(String, Vec<u8>)> = build
+            .files
+            .iter()
+            .map(|(name, text)| (name.clone(), text.clone().into_bytes()))
+            .collect();
+        extra.push((STREAMED_DOCKERFILE.to_string(), dockerfile.into_bytes()));
+        let (mut context, archiving) = archive::stream(Selection::BuildContext {
+            folder: build.folder.as_ref().map(PathBuf::from),
+            trees: build
+                .trees
+                .iter()
+                .map(|(source, name)| (PathBuf::from(source), name.clone()))
+                .collect(),
+            extra,
+        });
         let output = executor.run_reading(&build.argv, &mut context).await;
         drop(context);
         // An archive cut short explains a failed build better than the build's own error.
@@ -712,8 +678,8 @@ impl Run<'_> {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 return Err(failure(format!(
-                    "could not send the build context {}: {e}",
-                    build.context
+                    "could not send the build context ({}): {e}",
+                    build.context_label()
                 )));
             }
             Err(e) => return Err(failure(format!("the build context task failed: {e}"))),

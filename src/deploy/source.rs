@@ -106,7 +106,7 @@ pub async fn deliver(
                 .into());
             }
             // The archive is built while it is sent: nothing holds the whole of it.
-            let (mut reader, producer) = archive::stream(root.clone(), archive::Selection::Source);
+            let (mut reader, producer) = archive::stream(archive::Selection::Source(root.clone()));
             let output = executor
                 .run_reading(&extract_argv(host_dir), &mut reader)
                 .await;

@@ -5,6 +5,7 @@
 //! Pure: reading a Feature's `devcontainer-feature.json` is a function passed in.
 
 use std::cmp::Ordering;
+use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
@@ -394,6 +395,36 @@ impl ResolvedFeature {
             .iter()
             .map(|(k, v)| format!("{}=\"{}\"", safe_id(k), js_string(v)))
             .collect()
+    }
+
+    /// `devcontainer-features-install.sh`: a banner naming the Feature and its options,
+    /// then `install.sh` run as root with the built-in and option variables exported.
+    pub fn install_wrapper(&self) -> String {
+        let text = |key: &str| {
+            self.metadata
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let name = if text("name").is_empty() {
+            self.id.clone()
+        } else {
+            text("name")
+        };
+        let quote = crate::shell::quote;
+        let mut options = String::new();
+        for line in self.env_lines() {
+            let _ = writeln!(options, "echo {}", quote(&format!("    {line}")));
+        }
+        let failed = format!("ERROR: Feature \"{name}\" ({}) failed to install!", self.id);
+        format!(
+            "#!/bin/sh\nset -e\n\non_exit () {{\n\t[ $? -eq 0 ] && exit\n\techo {failed}\n}}\n\ntrap on_exit EXIT\n\necho ===========================================================================\necho {name}\necho {id}\necho {version}\necho 'Options       :'\n{options}echo ===========================================================================\n\nset -a\n. ../devcontainer-features.builtin.env\n. ./devcontainer-features.env\nset +a\n\nchmod +x ./install.sh\n./install.sh\n",
+            failed = quote(&failed),
+            name = quote(&format!("Feature       : {name}")),
+            id = quote(&format!("Id            : {}", self.user_id)),
+            version = quote(&format!("Version       : {}", text("version"))),
+        )
     }
 
     /// The Feature's own `containerEnv`, in file order.

@@ -79,6 +79,20 @@ pub struct UpPlan {
     pub devcontainer_id: String,
     /// The merged configuration the container runs with.
     pub merged: Merged,
+    /// What the Features' content build reads as its context (`None` without Features).
+    pub feature_content: Option<FeatureContent>,
+}
+
+/// The Features' build context: the folder the content build names, and what it holds.
+/// Nothing is written there; a deploy streams this content to `docker build -`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeatureContent {
+    /// The folder the build calls name as context (`<features_folder>`).
+    pub folder: String,
+    /// Feature folders copied whole: (absolute source folder, name in the context).
+    pub trees: Vec<(String, String)>,
+    /// Generated files: (name in the context, text).
+    pub files: Vec<(String, String)>,
 }
 
 /// The id labels the reference puts on the container.
@@ -352,6 +366,7 @@ pub fn plan(inputs: &UpInputs<'_>) -> Result<UpPlan, DevcontainerError> {
         image: built.image,
         devcontainer_id: id,
         merged,
+        feature_content: built.feature_content,
     })
 }
 

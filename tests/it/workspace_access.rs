@@ -855,39 +855,42 @@ fn dockerfile_devcontainer_builds_with_the_local_provider() {
 }
 
 #[test]
-fn features_devcontainer_is_refused_for_remote_machines_before_anything_is_created() {
-    let ctx = TestContext::new();
-    // Nothing listens there: the refusal must come before any API call.
-    ctx.write(
-        "config/dev.yml",
-        "service: wafea\nimage: .devcontainer/devcontainer.json\nprovider:\n  type: upcloud\n  zone: fi-hel1\n  plan: 1xCPU-1GB\n  api_url: http://127.0.0.1:9\n",
+fn features_devcontainer_builds_on_the_machine_with_its_options() {
+    let Some(key) = services() else { return };
+    let project = Project::with_devcontainer(
+        &key,
+        "wafea",
+        1,
+        "",
+        r#"{ "image": "local/busybox:latest", "features": { "./hello": { "greeting": "hello there" } } }"#,
     );
-    ctx.write(
-        ".devcontainer/devcontainer.json",
-        r#"{ "image": "local/busybox:latest", "features": { "./hello": {} } }"#,
-    );
-    ctx.write(
+    project.ctx.write(
         ".devcontainer/hello/devcontainer-feature.json",
-        r#"{ "id": "hello", "version": "1.0.0" }"#,
+        r#"{ "id": "hello", "version": "1.0.0", "name": "Hello",
+             "options": { "greeting": { "type": "string", "default": "hi" },
+                          "punctuation": { "type": "string", "default": "!" } } }"#,
     );
-    ctx.write(".devcontainer/hello/install.sh", "#!/bin/sh\necho hi\n");
-    let output = ctx
-        .command()
-        .args(["deploy", "-y"])
-        .env("UPCLOUD_TOKEN", "anything")
+    project.ctx.write(
+        ".devcontainer/hello/install.sh",
+        "#!/bin/sh\necho \"$GREETING$PUNCTUATION as $_REMOTE_USER\" > /feature.txt\n",
+    );
+    let dry = project
+        .kamal_dev()
+        .args(["deploy", "--dry-run"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let dry_text = String::from_utf8_lossy(&dry.stdout);
     assert!(
-        stderr.contains(
-            "error: building a devcontainer with Features on a remote machine is not supported yet"
-        ),
-        "{stderr}"
+        dry_text.contains("the files of 1 Feature(s) streamed into"),
+        "{dry_text}"
     );
-    assert!(
-        stderr.contains("hint: nothing was created or changed"),
-        "{stderr}"
-    );
-    assert!(!ctx.path().join(".kamal/dev_state.yml").exists());
+    project.deploy();
+    let output = project
+        .kamal_dev()
+        .args(["exec", "wafea-1", "--", "cat", "/feature.txt"])
+        .output()
+        .unwrap();
+    let text = built_context(&output);
+    remove_images("wafea");
+    assert_eq!(text, "hello there! as root\n");
 }

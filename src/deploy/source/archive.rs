@@ -18,59 +18,99 @@ const CHUNK: usize = 64 * 1024;
 /// Top-level folders never uploaded: git's own data and kamal's secrets and state.
 const NEVER_UPLOADED: [&str; 2] = [".git", ".kamal"];
 
-/// What goes into an archive of a folder.
+/// What goes into an archive.
 #[derive(Debug, Clone)]
 pub enum Selection {
-    /// The source upload: what git would keep.
-    Source,
-    /// A `docker build` context: what the root `.dockerignore` keeps (its patterns read
-    /// with gitignore rules, a close match of Docker's), plus these generated files
-    /// (path in the archive, contents).
-    BuildContext { extra: Vec<(String, Vec<u8>)> },
+    /// The source upload of a folder: what git would keep.
+    Source(PathBuf),
+    /// A `docker build` context: the folder's files that its root `.dockerignore` keeps
+    /// (patterns read with gitignore rules, a close match of Docker's), folders copied
+    /// whole under a name (Features), and generated files (name, contents).
+    BuildContext {
+        folder: Option<PathBuf>,
+        trees: Vec<(PathBuf, String)>,
+        extra: Vec<(String, Vec<u8>)>,
+    },
 }
 
-/// A tar archive of `root` holding what `selection` keeps. The source upload skips what
-/// `.gitignore` (and `.ignore`, and git's exclude files) exclude, whether or not `root` is
-/// in a git repository.
-pub fn write_selection<W: Write>(root: &Path, selection: &Selection, out: W) -> io::Result<W> {
+/// A tar archive holding what `selection` keeps. The source upload skips what `.gitignore`
+/// (and `.ignore`, and git's exclude files) exclude, whether or not the folder is in a git
+/// repository.
+pub fn write_selection<W: Write>(selection: &Selection, out: W) -> io::Result<W> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    match selection {
+        Selection::Source(root) => append_folder(&mut builder, root, false)?,
+        Selection::BuildContext {
+            folder,
+            trees,
+            extra,
+        } => {
+            if let Some(folder) = folder {
+                append_folder(&mut builder, folder, true)?;
+            }
+            for (source, name) in trees {
+                if !source.is_dir() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("{} is not a folder", source.display()),
+                    ));
+                }
+                builder.append_dir_all(name, source)?;
+            }
+            for (name, contents) in extra {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(contents.len() as u64);
+                header.set_mode(0o644);
+                header.set_mtime(0);
+                header.set_entry_type(tar::EntryType::Regular);
+                builder.append_data(&mut header, name, contents.as_slice())?;
+            }
+        }
+    }
+    builder.into_inner()
+}
+
+/// Append the files of `root` (relative names): a build context's (`.dockerignore`) or a
+/// source upload's (`.gitignore`).
+fn append_folder<W: Write>(
+    builder: &mut tar::Builder<W>,
+    root: &Path,
+    build_context: bool,
+) -> io::Result<()> {
     if !root.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
             format!("{} is not a folder", root.display()),
         ));
     }
-    let mut builder = tar::Builder::new(out);
-    builder.follow_symlinks(false);
     let mut walk = ignore::WalkBuilder::new(root);
     walk.hidden(false);
-    match selection {
-        Selection::Source => {
-            walk.require_git(false).parents(true).filter_entry(|entry| {
-                !(entry.depth() == 1
-                    && entry.file_type().is_some_and(|t| t.is_dir())
-                    && NEVER_UPLOADED
-                        .iter()
-                        .any(|n| entry.file_name() == std::ffi::OsStr::new(n)))
-            });
+    if build_context {
+        let mut rules = ignore::gitignore::GitignoreBuilder::new(root);
+        let dockerignore = root.join(".dockerignore");
+        if dockerignore.is_file()
+            && let Some(err) = rules.add(&dockerignore)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {err}", dockerignore.display()),
+            ));
         }
-        Selection::BuildContext { .. } => {
-            let mut rules = ignore::gitignore::GitignoreBuilder::new(root);
-            let dockerignore = root.join(".dockerignore");
-            if dockerignore.is_file()
-                && let Some(err) = rules.add(&dockerignore)
-            {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {err}", dockerignore.display()),
-                ));
-            }
-            let rules = rules.build().map_err(io::Error::other)?;
-            walk.standard_filters(false).filter_entry(move |entry| {
-                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                let kamal = entry.depth() == 1 && is_dir && entry.file_name() == ".kamal";
-                !kamal && !rules.matched(entry.path(), is_dir).is_ignore()
-            });
-        }
+        let rules = rules.build().map_err(io::Error::other)?;
+        walk.standard_filters(false).filter_entry(move |entry| {
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let kamal = entry.depth() == 1 && is_dir && entry.file_name() == ".kamal";
+            !kamal && !rules.matched(entry.path(), is_dir).is_ignore()
+        });
+    } else {
+        walk.require_git(false).parents(true).filter_entry(|entry| {
+            !(entry.depth() == 1
+                && entry.file_type().is_some_and(|t| t.is_dir())
+                && NEVER_UPLOADED
+                    .iter()
+                    .any(|n| entry.file_name() == std::ffi::OsStr::new(n)))
+        });
     }
     let walk = walk.build();
     for entry in walk {
@@ -87,25 +127,12 @@ pub fn write_selection<W: Write>(root: &Path, selection: &Selection, out: W) -> 
         }
         builder.append_path_with_name(entry.path(), relative)?;
     }
-    if let Selection::BuildContext { extra } = selection {
-        for (name, contents) in extra {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(contents.len() as u64);
-            header.set_mode(0o644);
-            header.set_mtime(0);
-            header.set_entry_type(tar::EntryType::Regular);
-            builder.append_data(&mut header, name, contents.as_slice())?;
-        }
-    }
-    builder.into_inner()
+    Ok(())
 }
 
 /// Start archiving `root`: the reader yields the archive as it is written; the task ends
 /// with the archive's size, or the error that cut it short.
-pub fn stream(
-    root: PathBuf,
-    selection: Selection,
-) -> (ChunkReader, tokio::task::JoinHandle<io::Result<u64>>) {
+pub fn stream(selection: Selection) -> (ChunkReader, tokio::task::JoinHandle<io::Result<u64>>) {
     let (tx, rx) = mpsc::channel(4);
     let producer = tokio::task::spawn_blocking(move || {
         let writer = ChunkWriter {
@@ -113,7 +140,7 @@ pub fn stream(
             buf: Vec::with_capacity(CHUNK),
             total: 0,
         };
-        let mut writer = write_selection(&root, &selection, writer)?;
+        let mut writer = write_selection(&selection, writer)?;
         writer.flush()?;
         Ok(writer.total)
     });
@@ -192,7 +219,7 @@ mod tests {
     use super::*;
 
     fn archive(root: &Path) -> io::Result<Vec<u8>> {
-        write_selection(root, &Selection::Source, Vec::new())
+        write_selection(&Selection::Source(root.to_path_buf()), Vec::new())
     }
 
     #[test]
@@ -236,10 +263,14 @@ mod tests {
         std::fs::write(root.join("node_modules/x/i.js"), "x").unwrap();
         std::fs::create_dir_all(root.join(".kamal")).unwrap();
         std::fs::write(root.join(".kamal/secrets"), "T=1").unwrap();
+        std::fs::create_dir_all(root.join(".devcontainer/hello")).unwrap();
+        std::fs::write(root.join(".devcontainer/hello/install.sh"), "echo hi").unwrap();
         let selection = Selection::BuildContext {
+            folder: Some(root.to_path_buf()),
+            trees: vec![(root.join(".devcontainer/hello"), "hello_0".into())],
             extra: vec![(".kamal-dev.Dockerfile".into(), b"FROM scratch\n".to_vec())],
         };
-        let bytes = write_selection(root, &selection, Vec::new()).unwrap();
+        let bytes = write_selection(&selection, Vec::new()).unwrap();
         let mut archive = tar::Archive::new(bytes.as_slice());
         let mut names = Vec::new();
         for entry in archive.entries().unwrap() {
@@ -256,10 +287,15 @@ mod tests {
         assert_eq!(
             names,
             vec![
+                ".devcontainer",
+                ".devcontainer/hello",
+                ".devcontainer/hello/install.sh",
                 ".dockerignore",
                 ".gitignore",
                 ".kamal-dev.Dockerfile",
                 "built.txt",
+                "hello_0/",
+                "hello_0/install.sh",
                 "keep.log"
             ]
         );
@@ -272,7 +308,7 @@ mod tests {
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(dir.path().join("big.bin"), &big).unwrap();
         std::fs::write(dir.path().join("small.txt"), "s").unwrap();
-        let (mut reader, producer) = stream(dir.path().to_path_buf(), Selection::Source);
+        let (mut reader, producer) = stream(Selection::Source(dir.path().to_path_buf()));
         let mut streamed = Vec::new();
         reader.read_to_end(&mut streamed).await.unwrap();
         let size = producer.await.unwrap().unwrap();

@@ -1,7 +1,7 @@
 //! The image side of `up`: the `docker build` calls and the generated Dockerfiles for an
 //! image config with Features, or a Dockerfile config with or without Features. Pure.
 
-use super::UpInputs;
+use super::{FeatureContent, UpInputs};
 use crate::devcontainer::DevcontainerError;
 use crate::devcontainer::dockerfile::{
     self, AUTO_STAGE, BUILD_CONTENT_DOCKERFILE, CONTENT_IMAGE, TARGET_STAGE,
@@ -18,6 +18,7 @@ pub(super) struct Built {
     pub(super) build: Vec<Vec<String>>,
     pub(super) dockerfiles: Vec<(String, String)>,
     pub(super) container_labels: Vec<String>,
+    pub(super) feature_content: Option<FeatureContent>,
 }
 
 pub(super) struct BuildContext<'a> {
@@ -33,8 +34,33 @@ impl BuildContext<'_> {
         format!("{}/Dockerfile.buildContent", self.inputs.features_folder)
     }
 
-    /// The helper image with the Features' files (classic builder).
-    fn push_content_build(&self, built: &mut Built) {
+    /// The helper image with the Features' files (classic builder), and what its context
+    /// holds: each Feature's folder under its consecutive id with its option variables and
+    /// install wrapper, and the built-in user variables.
+    fn push_content_build(&self, built: &mut Built, image_user: &str) {
+        let (container_user, remote_user) = self.feature_users(image_user);
+        let mut content = FeatureContent {
+            folder: self.inputs.features_folder.to_string(),
+            trees: Vec::new(),
+            files: vec![(
+                "devcontainer-features.builtin.env".to_string(),
+                format!("_CONTAINER_USER={container_user}\n_REMOTE_USER={remote_user}\n"),
+            )],
+        };
+        for feature in self.inputs.features {
+            let id = &feature.consecutive_id;
+            content.trees.push((feature.path.clone(), id.clone()));
+            let mut env = feature.env_lines().join("\n");
+            env.push('\n');
+            content
+                .files
+                .push((format!("{id}/devcontainer-features.env"), env));
+            content.files.push((
+                format!("{id}/devcontainer-features-install.sh"),
+                feature.install_wrapper(),
+            ));
+        }
+        built.feature_content = Some(content);
         built.build.push(vec![
             "build".to_string(),
             "-t".to_string(),
@@ -88,7 +114,7 @@ impl BuildContext<'_> {
             format!("{}-features", self.base_name)
         };
         let extended_path = format!("{}/Dockerfile.extended", self.inputs.features_folder);
-        self.push_content_build(&mut built);
+        self.push_content_build(&mut built, &image_user);
         built.build.push(
             [
                 "build",
@@ -146,12 +172,12 @@ impl BuildContext<'_> {
             let image_user = dockerfile::effective_user(text, self.dc.build_target.as_deref())
                 .unwrap_or_else(|| self.inputs.image.user_or_root());
             let block = self.features_block(&image_user);
-            stage_args.push(("_DEV_CONTAINERS_IMAGE_USER".to_string(), image_user));
+            stage_args.push(("_DEV_CONTAINERS_IMAGE_USER".to_string(), image_user.clone()));
             stage_args.push((
                 "_DEV_CONTAINERS_FEATURE_CONTENT_SOURCE".to_string(),
                 CONTENT_IMAGE.to_string(),
             ));
-            self.push_content_build(&mut built);
+            self.push_content_build(&mut built, &image_user);
             format!(
                 "{}{}\n{block}",
                 dockerfile::features_prefix(syntax.as_deref()),
