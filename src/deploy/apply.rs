@@ -453,43 +453,47 @@ impl Run<'_> {
         subjects: &[String],
     ) -> Result<ImageFacts, Failure> {
         let image = step.image().to_string();
-        let inspect = ["docker", "image", "inspect", image.as_str()];
-        let present = executor
-            .run(&inspect, None)
-            .await
-            .map_err(|e| self.fail(Step::PullImage, &e.into()))?;
-        let output = if present.success() {
-            present
-        } else {
-            match step {
-                ImageStep::Pull(_) => {
-                    self.step(subjects, Step::PullImage, Some(image.clone()));
-                    let pulled = executor
-                        .run(&["docker", "pull", image.as_str()], None)
-                        .await
-                        .map_err(|e| self.fail(Step::PullImage, &e.into()))?;
-                    if !pulled.success() {
-                        return Err(Failure {
-                            step: Step::PullImage,
-                            message: self.redactor.redact(&format!(
-                                "image {image} is not on {} and could not be pulled: {}",
-                                executor.label(),
-                                pulled.stderr_text().trim()
-                            )),
-                        });
-                    }
-                }
-                ImageStep::Build { builds, .. } => {
+        let output = match step {
+            ImageStep::Pull(_) => self.present_or_pulled(executor, &image, subjects).await?,
+            ImageStep::Build { builds, .. } => {
+                let inspect = ["docker", "image", "inspect", image.as_str()];
+                let present = executor
+                    .run(&inspect, None)
+                    .await
+                    .map_err(|e| self.fail(Step::PullImage, &e.into()))?;
+                if present.success() {
+                    present
+                } else {
+                    // Plan the build with the real base image: its user and metadata
+                    // decide who Features install for and what the image's label holds.
+                    let planned = match self.blueprint.base_image() {
+                        Some(base) => {
+                            let output = self.present_or_pulled(executor, &base, subjects).await?;
+                            let facts =
+                                image_facts(&output.stdout_text()).map_err(|reason| Failure {
+                                    step: Step::PullImage,
+                                    message: format!(
+                                        "could not read `docker image inspect {base}`: {reason}"
+                                    ),
+                                })?;
+                            match self.blueprint.image_step_on(&facts) {
+                                Ok(ImageStep::Build { builds, .. }) => Some(builds),
+                                Ok(ImageStep::Pull(_)) => None,
+                                Err(e) => return Err(self.fail(Step::BuildImage, &e)),
+                            }
+                        }
+                        None => None,
+                    };
                     self.step(subjects, Step::BuildImage, Some(image.clone()));
-                    for build in builds {
+                    for build in planned.as_ref().unwrap_or(builds) {
                         self.build(executor, build).await?;
                     }
+                    executor
+                        .run_checked(&inspect, None)
+                        .await
+                        .map_err(|e| self.fail(Step::PullImage, &e.into()))?
                 }
             }
-            executor
-                .run_checked(&inspect, None)
-                .await
-                .map_err(|e| self.fail(Step::PullImage, &e.into()))?
         };
         image_facts(&output.stdout_text()).map_err(|reason| Failure {
             step: Step::PullImage,
@@ -641,6 +645,42 @@ impl Run<'_> {
             .await
             .map_err(|e| self.fail(Step::RunContainer, &e))?;
         Ok(())
+    }
+
+    /// `docker image inspect IMAGE` output, pulling the image first when it is missing.
+    async fn present_or_pulled(
+        &self,
+        executor: &Executor,
+        image: &str,
+        subjects: &[String],
+    ) -> Result<crate::remote::Output, Failure> {
+        let inspect = ["docker", "image", "inspect", image];
+        let present = executor
+            .run(&inspect, None)
+            .await
+            .map_err(|e| self.fail(Step::PullImage, &e.into()))?;
+        if present.success() {
+            return Ok(present);
+        }
+        self.step(subjects, Step::PullImage, Some(image.to_string()));
+        let pulled = executor
+            .run(&["docker", "pull", image], None)
+            .await
+            .map_err(|e| self.fail(Step::PullImage, &e.into()))?;
+        if !pulled.success() {
+            return Err(Failure {
+                step: Step::PullImage,
+                message: self.redactor.redact(&format!(
+                    "image {image} is not on {} and could not be pulled: {}",
+                    executor.label(),
+                    pulled.stderr_text().trim()
+                )),
+            });
+        }
+        executor
+            .run_checked(&inspect, None)
+            .await
+            .map_err(|e| self.fail(Step::PullImage, &e.into()))
     }
 
     /// One build: its context (folder, Feature files, Dockerfile) streams as a tar on the

@@ -132,10 +132,37 @@ impl Blueprint {
 
     /// The image step, before anything about the image is known.
     pub fn image_step(&self) -> Result<ImageStep, Error> {
+        self.image_step_on(&ImageFacts::unlabelled_root())
+    }
+
+    /// The image a build starts from, when known before building: the devcontainer's
+    /// `image` (with Features) or its Dockerfile's base. Its user and metadata shape the
+    /// build (who Features install for, the merged label), so a deploy inspects it first
+    /// and plans with [`Self::image_step_on`].
+    pub fn base_image(&self) -> Option<String> {
+        let Blueprint::Devcontainer { loaded, files, .. } = self else {
+            return None;
+        };
+        let dc = devcontainer::model::DevContainer::from_json(&loaded.config);
+        match &dc.kind {
+            devcontainer::model::Kind::Image(image) if !files.features.is_empty() => {
+                Some(image.clone())
+            }
+            devcontainer::model::Kind::Dockerfile { .. } => {
+                files.dockerfile_text.as_deref().and_then(|text| {
+                    devcontainer::dockerfile::base_image(text, dc.build_target.as_deref())
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Self::image_step`] given the facts of the base image.
+    pub fn image_step_on(&self, base: &ImageFacts) -> Result<ImageStep, Error> {
         match self {
             Blueprint::Image(image) => Ok(ImageStep::Pull(image.clone())),
             Blueprint::Devcontainer { .. } => {
-                let plan = self.up_plan(&ImageFacts::unlabelled_root())?;
+                let plan = self.up_plan(base)?;
                 if plan.build.is_empty() {
                     Ok(ImageStep::Pull(plan.image))
                 } else {

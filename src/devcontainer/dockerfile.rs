@@ -186,6 +186,36 @@ pub fn effective_user(text: &str, stage: Option<&str>) -> Option<String> {
     None
 }
 
+/// The image the build of `stage` (or the last stage) starts from, following `FROM <stage>`
+/// chains; `None` when it is `scratch` or depends on a build argument.
+pub fn base_image(text: &str, stage: Option<&str>) -> Option<String> {
+    let lines = from_lines(text);
+    let mut index = match stage {
+        Some(name) => lines.iter().position(|l| {
+            l.label
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })?,
+        None => lines.len().checked_sub(1)?,
+    };
+    for _ in 0..lines.len() {
+        let from = lines.get(index)?;
+        let earlier = lines.get(..index)?.iter().position(|l| {
+            l.label
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&from.image))
+        });
+        match earlier {
+            Some(stage) => index = stage,
+            None if from.image.contains('$') || from.image.eq_ignore_ascii_case("scratch") => {
+                return None;
+            }
+            None => return Some(from.image.clone()),
+        }
+    }
+    None
+}
+
 /// `ENV K="V"` lines; `escape_dollar` also escapes `$` (devcontainer.json's containerEnv).
 pub fn env_lines(env: &[(String, String)], escape_dollar: bool) -> String {
     env.iter()
@@ -332,6 +362,22 @@ pub fn features_prefix(syntax: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_image_follows_stages() {
+        let text = "FROM node:20 AS deps\nRUN x\nFROM deps AS app\nUSER me\n";
+        assert_eq!(base_image(text, None), Some("node:20".into()));
+        assert_eq!(
+            base_image("FROM --platform=linux/amd64 a/b:1\n", None),
+            Some("a/b:1".into())
+        );
+        assert_eq!(base_image("ARG V=1\nFROM x:$V\n", None), None);
+        assert_eq!(
+            base_image("FROM a AS one\nFROM b AS two\n", Some("one")),
+            Some("a".into())
+        );
+        assert_eq!(base_image("FROM scratch\n", None), None);
+    }
     use proptest::prelude::*;
 
     proptest! {

@@ -857,12 +857,34 @@ fn dockerfile_devcontainer_builds_with_the_local_provider() {
 #[test]
 fn features_devcontainer_builds_on_the_machine_with_its_options() {
     let Some(key) = services() else { return };
+    // A base image whose devcontainer metadata names its remote user, as the published
+    // devcontainer images do: the Feature must be installed for that user.
+    let mut base = Command::new("docker")
+        .args([
+            "build",
+            "-q",
+            "-t",
+            "kamal-dev-test/labelled-busybox:latest",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("docker build");
+    base.stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"FROM local/busybox:latest\nLABEL devcontainer.metadata=\"[{\\\"remoteUser\\\":\\\"nobody\\\"}]\"\n",
+        )
+        .unwrap();
+    assert!(base.wait().unwrap().success(), "labelled base image");
     let project = Project::with_devcontainer(
         &key,
         "wafea",
         1,
         "",
-        r#"{ "image": "local/busybox:latest", "features": { "./hello": { "greeting": "hello there" } } }"#,
+        r#"{ "image": "kamal-dev-test/labelled-busybox:latest", "features": { "./hello": { "greeting": "hello there" } } }"#,
     );
     project.ctx.write(
         ".devcontainer/hello/devcontainer-feature.json",
@@ -892,5 +914,5 @@ fn features_devcontainer_builds_on_the_machine_with_its_options() {
         .unwrap();
     let text = built_context(&output);
     remove_images("wafea");
-    assert_eq!(text, "hello there! as root\n");
+    assert_eq!(text, "hello there! as nobody\n");
 }
