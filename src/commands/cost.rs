@@ -98,15 +98,21 @@ pub(crate) async fn running_now(project: &Project) -> Result<Option<cost::Runnin
         if machine.id.is_none() {
             continue;
         }
-        if !zones.contains_key(zone) {
-            let quote = project.provider.prices(zone).await?;
-            zones.insert(zone.clone(), quote.prices);
-        }
-        let hourly = zones
-            .get(zone)
-            .map(|prices| cost::machine_hourly(prices, plan, &Extras::default()))
-            .transpose()?
-            .unwrap_or(cost::Money::ZERO);
+        // The price quoted when the machine was created, when recorded (older state files
+        // lack it: then the current price list).
+        let hourly = if let Some(price) = &machine.price {
+            cost::Money::from_micro_cents(price.hourly_micros.saturating_mul(100))
+        } else {
+            if !zones.contains_key(zone) {
+                let quote = project.provider.prices(zone).await?;
+                zones.insert(zone.clone(), quote.prices);
+            }
+            zones
+                .get(zone)
+                .map(|prices| cost::machine_hourly(prices, plan, &Extras::default()))
+                .transpose()?
+                .unwrap_or(cost::Money::ZERO)
+        };
         machines.push(cost::RunningMachine {
             name: name.clone(),
             plan: plan.clone(),

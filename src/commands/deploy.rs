@@ -74,7 +74,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     let capacity = capacity(&fleet).await?;
     let plan = plan::build(fleet.config(), count, &existing, capacity);
 
-    show_plan(ctx, &fleet, &plan, &blueprint).await?;
+    let machine_price = show_plan(ctx, &fleet, &plan, &blueprint).await?;
     if plan.is_noop() {
         ctx.printer.info(format!(
             "Nothing to do: all {count} workspaces are deployed. Use `kamal-dev status` to check them live."
@@ -101,6 +101,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         redactor: &redactor,
         reporter: reporter.as_ref(),
         deliver_source: !args.no_source,
+        machine_price: machine_price.map(|hourly| crate::state::Price {
+            hourly_micros: hourly.micro_cents() / 100,
+            currency: "EUR".to_string(),
+        }),
     };
     let outcomes = run.apply(&plan).await;
     if let Err(err) = super::ssh_config::refresh(&fleet).await {
@@ -200,7 +204,7 @@ async fn show_plan(
     fleet: &Fleet,
     plan: &Plan,
     blueprint: &Blueprint,
-) -> Result<(), Error> {
+) -> Result<Option<cost::Money>, Error> {
     let config = fleet.config();
     let new_machines = plan
         .machines
@@ -252,9 +256,13 @@ async fn show_plan(
     if !names.is_empty() {
         ctx.printer.info(format!("  {}", names.join("  ")));
     }
+    let mut hourly = None;
     if config.provider.kind.is_cloud() && new_machines > 0 {
         match price_line(fleet, plan.machines.len() as u64).await {
-            Ok(line) => ctx.printer.info(format!("  {line}")),
+            Ok((line, each)) => {
+                ctx.printer.info(format!("  {line}"));
+                hourly = Some(each);
+            }
             Err(err) => ctx.printer.warn(format!(
                 "could not price the plan: {}",
                 err.render().message
@@ -264,23 +272,25 @@ async fn show_plan(
         ctx.printer
             .info("  no provider cost: the machines are yours");
     }
-    Ok(())
+    Ok(hourly)
 }
 
-async fn price_line(fleet: &Fleet, machines: u64) -> Result<String, Error> {
+/// The plan's price line and the hourly price of one machine.
+async fn price_line(fleet: &Fleet, machines: u64) -> Result<(String, cost::Money), Error> {
     let config = fleet.config();
     let zone = config.provider.zone.clone().unwrap_or_default();
     let plan_name = config.provider.plan.clone().unwrap_or_default();
     let quote = fleet.provider.prices(&zone).await?;
     let hourly = cost::machine_hourly(&quote.prices, &plan_name, &Extras::default())?;
     let estimate = cost::fleet_estimate(machines, hourly);
-    Ok(format!(
+    let line = format!(
         "€{}/h each · €{}/h total · ≈ €{}/month if left running ({} h cap)",
         estimate.hourly_each.rounded(4),
         estimate.hourly_total.rounded(4),
         estimate.monthly_total.rounded(2),
         cost::MONTHLY_HOURS_CAP
-    ))
+    );
+    Ok((line, hourly))
 }
 
 /// `--dry-run`: every command the deploy would run for new workspaces, quoted as a shell

@@ -45,6 +45,9 @@ pub struct Run<'a> {
     pub reporter: &'a dyn Reporter,
     /// Deliver `source:` into each workspace folder (`deploy --no-source` turns it off).
     pub deliver_source: bool,
+    /// The hourly price of a new machine as quoted in the plan, recorded with each machine
+    /// created, so `cost` and `status` report what was agreed (`None`: not priced).
+    pub machine_price: Option<crate::state::Price>,
 }
 
 /// A step failed: which step, and the (already redacted) reason.
@@ -346,7 +349,7 @@ impl Run<'_> {
             provider: kind.name().to_string(),
             zone: Some(zone.clone()),
             plan: Some(plan.clone()),
-            price: None,
+            price: self.machine_price.clone(),
         };
         let name = machine.to_string();
         let key = self

@@ -160,6 +160,27 @@ fn upcloud_deploy_resume_and_remove() {
     check_servers(&fake, &service, 5);
     check_workspaces(&project, 5, &services);
     check_cmdlines(&project, &seen);
+    // Each machine records the hourly price the plan quoted ("€X/h each").
+    let quoted = first
+        .stderr
+        .split('€')
+        .nth(1)
+        .and_then(|rest| rest.split("/h each").next())
+        .unwrap_or_else(|| panic!("no price in the plan:\n{}", first.stderr))
+        .to_string();
+    let state = project.state();
+    for index in 1..=5 {
+        let price = &state["machines"][format!("{service}-{index}")]["price"];
+        assert_eq!(price["currency"], "EUR", "{state}");
+        let micros = price["hourly_micros"].as_u64().unwrap_or_default();
+        assert!(micros > 0, "no price recorded: {state}");
+        let ten_thousandths = (micros + 50) / 100;
+        assert_eq!(
+            format!("{}.{:04}", ten_thousandths / 10_000, ten_thousandths % 10_000),
+            quoted,
+            "recorded price vs the plan's"
+        );
+    }
     for index in 1..=5 {
         let name = format!("{service}-{index}");
         if let Some(home) = project::root_home() {
