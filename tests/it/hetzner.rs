@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kamal_dev::error::UserFacing as _;
 use kamal_dev::provider::hetzner::{Hetzner, HetznerOptions, Token};
-use kamal_dev::provider::upcloud::RetryPolicy;
+use kamal_dev::provider::http::RetryPolicy;
 use kamal_dev::provider::{
     AnyProvider, LABEL_ID, LABEL_MACHINE, LABEL_SERVICE, MachineRequest, MachineState, PriceSource,
     Provider as _, ProviderError,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use kamal_dev::provider::hetzner::{Hetzner, HetznerOptions, Token};
-use kamal_dev::provider::upcloud::RetryPolicy;
+use kamal_dev::provider::http::RetryPolicy;
 use kamal_dev::provider::{MachineRequest, MachineState, Provider as _};
 use serde_json::{Value, json};
 

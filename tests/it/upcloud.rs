@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kamal_dev::error::UserFacing as _;
-use kamal_dev::provider::upcloud::{Credentials, RetryPolicy, Upcloud, UpcloudOptions};
+use kamal_dev::provider::http::RetryPolicy;
+use kamal_dev::provider::upcloud::{Credentials, Upcloud, UpcloudOptions};
 use kamal_dev::provider::{
     AnyProvider, LABEL_ID, LABEL_MACHINE, LABEL_SERVICE, MachineId, MachineRequest, MachineState,
     Provider as _, ProviderError,
@@ -301,7 +302,8 @@ async fn stop_falls_back_to_hard_and_delete_stops_first() {
 
 #[tokio::test]
 async fn fake_refuses_deleting_a_running_server_with_409() {
-    use kamal_dev::provider::upcloud::client::{CallError, Transport};
+    use kamal_dev::provider::http::CallError;
+    use kamal_dev::provider::upcloud::client::{Transport, UpcloudApi};
     use kamal_dev::provider::upcloud::request;
     let fake = fake(FakeUpcloudConfig {
         boot_delay: Duration::ZERO,
@@ -311,7 +313,7 @@ async fn fake_refuses_deleting_a_running_server_with_409() {
     let created = provider.create_machine(&machine("app", 1)).await.unwrap();
     let transport = Transport::new(
         format!("{}/1.3", fake.url()),
-        Some(Credentials::token(TOKEN)),
+        UpcloudApi(Some(Credentials::token(TOKEN))),
         RetryPolicy::default(),
         Duration::from_secs(5),
         Duration::from_secs(5),

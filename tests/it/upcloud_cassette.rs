@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
-use kamal_dev::provider::upcloud::client::{Credentials, RetryPolicy, Transport};
+use kamal_dev::provider::http::RetryPolicy;
+use kamal_dev::provider::upcloud::client::{Credentials, Transport, UpcloudApi};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -147,7 +148,7 @@ impl Replay {
     pub fn transport(&self) -> Transport {
         Transport::new(
             format!("{}/1.3", self.url),
-            Some(Credentials::basic("user", "password")),
+            UpcloudApi(Some(Credentials::basic("user", "password"))),
             RetryPolicy {
                 max_retries: 0,
                 min_delay: Duration::from_millis(1),

@@ -68,6 +68,7 @@ impl Hetzner {
         let mut page = 1;
         for _ in 0..MAX_PAGES {
             let list: model::ServerTypeList = self
+                .transport
                 .call(&request::server_types(page), "list server types")
                 .await?;
             types.extend(list.server_types);
@@ -89,7 +90,10 @@ impl Hetzner {
     }
 
     pub(super) async fn zone_list(&self) -> Result<Vec<ZoneInfo>, ProviderError> {
-        let list: model::LocationList = self.call(&request::locations(), "list locations").await?;
+        let list: model::LocationList = self
+            .transport
+            .call(&request::locations(), "list locations")
+            .await?;
         Ok(list
             .locations
             .into_iter()
