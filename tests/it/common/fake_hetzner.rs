@@ -16,10 +16,13 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use serde_json::{Value, json};
+
+pub use super::fake_http::RecordedRequest;
+use super::fake_http::{self, Injected, Received, Reply, Rng, Running};
 
 mod routes;
 pub mod shapes;
@@ -109,26 +112,13 @@ pub struct FakeKey {
     pub labels: BTreeMap<String, String>,
 }
 
-/// One request the fake received.
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    pub method: String,
-    /// Path and query after `/v1`.
-    pub path: String,
-    pub body: Option<Value>,
-    /// What the fake did: a status code, or `dropped`.
-    pub outcome: String,
-    /// The answer body, when there was one.
-    pub response: Option<Value>,
-}
-
 #[derive(Debug, Default)]
 struct State {
     servers: BTreeMap<u64, FakeServer>,
     actions: BTreeMap<u64, FakeAction>,
     keys: Vec<FakeKey>,
     requests: Vec<RecordedRequest>,
-    rng: u64,
+    rng: Rng,
     next_ip: usize,
     next_id: u64,
     lost_create_answers: u32,
@@ -157,16 +147,15 @@ struct Shared {
 
 /// The running fake; stops when dropped.
 pub struct FakeHetzner {
+    server: Running,
     url: String,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl FakeHetzner {
     pub fn start(config: FakeHetznerConfig) -> FakeHetzner {
         let state = State {
-            rng: config.seed.max(1),
+            rng: Rng::new(config.seed),
             next_id: 1000,
             ..State::default()
         };
@@ -175,13 +164,11 @@ impl FakeHetzner {
             state: Mutex::new(state),
         });
         let handler_shared = shared.clone();
-        let (base, stop, thread) =
-            super::fake_upcloud::serve(move |request| handle(handler_shared.clone(), request));
+        let server = fake_http::serve(move |request| handle(handler_shared.clone(), request));
         FakeHetzner {
-            url: format!("{base}/v1"),
+            url: format!("{}/v1", server.url),
+            server,
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
         }
     }
 
@@ -213,66 +200,35 @@ impl FakeHetzner {
     }
 }
 
-impl Drop for FakeHetzner {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
-
-enum Injected {
-    TooMany,
-    Locked,
-    Unavailable { after: bool },
-    Drop { after: bool },
-}
-
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
-    let method = request.method().as_str().to_string();
-    let full_path = request
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_string())
-        .unwrap_or_default();
-    let auth = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = request
-        .into_body()
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
-    let body: Option<Value> = if bytes.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&bytes).ok()
-    };
-    let path = full_path
-        .strip_prefix("/v1")
-        .unwrap_or(&full_path)
-        .to_string();
+    let received = Received::read(request, "/v1").await;
+    let body = received.json();
+    let Received {
+        method,
+        path,
+        authorization,
+        ..
+    } = received;
     let config = shared.config.lock().unwrap().clone();
     let mut state = shared.state.lock().unwrap();
     tick(&mut state);
-    let mut injected = roll(&mut state, config.failure_percent, &method);
+    let mut injected =
+        Injected::roll(&mut state.rng, config.failure_percent).map(|(after, kind)| {
+            match kind % 4 {
+                // The API locks only changes.
+                1 if method != "GET" => Injected::Locked,
+                0 | 1 => Injected::TooMany,
+                2 => Injected::Unavailable { after },
+                _ => Injected::Drop { after },
+            }
+        });
     if method == "POST"
         && path == "/servers"
-        && state.lost_create_answers < config.lose_create_answers
+        && fake_http::spend(&mut state.lost_create_answers, config.lose_create_answers)
     {
-        state.lost_create_answers += 1;
         injected = Some(Injected::Drop { after: true });
     }
-    let authorised = auth == format!("Bearer {}", config.token);
+    let authorised = authorization == format!("Bearer {}", config.token);
     let (status, reply) = match injected {
         _ if !authorised => error(401, "unauthorized", "unable to authenticate"),
         Some(Injected::TooMany) => error(
@@ -281,23 +237,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
             "limit of 3600 requests per hour reached",
         ),
         Some(Injected::Locked) => error(423, "locked", "resource is locked"),
-        Some(Injected::Unavailable { after: false } | Injected::Drop { after: false }) => {
-            (0, Value::Null)
-        }
+        Some(failure) if failure.before() => (0, Value::Null),
         _ => routes::route(&mut state, &config, &method, &path, body.as_ref()),
     };
-    let outcome = match injected {
-        Some(Injected::Drop { .. }) => "dropped".to_string(),
-        Some(Injected::Unavailable { .. }) => "503".to_string(),
-        _ => status.to_string(),
-    };
-    let answered = matches!(injected, None | Some(Injected::TooMany | Injected::Locked));
     state.requests.push(RecordedRequest {
+        outcome: Injected::outcome(injected, status),
+        response: Injected::answered(injected).then(|| reply.clone()),
         method,
         path,
         body,
-        outcome,
-        response: answered.then(|| reply.clone()),
     });
     drop(state);
     match injected {
@@ -317,14 +265,16 @@ fn respond(status: u16, body: &Value, exhausted: bool) -> Response<Full<Bytes>> 
         .map_or(0, |d| d.as_secs());
     // Spent budget resets "now", so clients honouring the headers wait ~0 s in tests.
     let (remaining, reset) = if exhausted { (0, now) } else { (3599, now + 1) };
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header("content-type", "application/json")
-        .header("ratelimit-limit", "3600")
-        .header("ratelimit-remaining", remaining.to_string())
-        .header("ratelimit-reset", reset.to_string())
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("response")
+    let mut response = fake_http::respond(status, body, "application/json");
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", 3600),
+        ("ratelimit-remaining", remaining),
+        ("ratelimit-reset", reset),
+    ] {
+        headers.insert(name, value.into());
+    }
+    response
 }
 
 pub(crate) fn error(status: u16, code: &str, message: &str) -> (u16, Value) {
@@ -332,30 +282,6 @@ pub(crate) fn error(status: u16, code: &str, message: &str) -> (u16, Value) {
         status,
         json!({"error": {"code": code, "message": message, "details": null}}),
     )
-}
-
-/// xorshift64: deterministic per seed, no dependency.
-fn next_random(state: &mut State) -> u64 {
-    let mut x = state.rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    state.rng = x;
-    x
-}
-
-fn roll(state: &mut State, percent: u32, method: &str) -> Option<Injected> {
-    if percent == 0 || next_random(state) % 100 >= u64::from(percent) {
-        return None;
-    }
-    let after = next_random(state).is_multiple_of(2);
-    Some(match next_random(state) % 4 {
-        // The API locks only changes.
-        1 if method != "GET" => Injected::Locked,
-        0 | 1 => Injected::TooMany,
-        2 => Injected::Unavailable { after },
-        _ => Injected::Drop { after },
-    })
 }
 
 /// Apply the state changes whose time has come.

@@ -50,3 +50,5 @@ impl TestContext {
 pub mod fake_hetzner;
 pub mod fake_upcloud;
 pub mod project;
+
+pub use fake_upcloud::fake_http;
