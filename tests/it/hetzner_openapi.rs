@@ -165,12 +165,12 @@ impl FixtureServer {
                 powered_off.clone(),
             );
             async move {
-                let received = Received::read(request, "/v1").await;
-                let body = received.json();
-                let Received { method, path, .. } = received;
+                let Received {
+                    method, path, json, ..
+                } = Received::read(request, "/v1").await;
                 log.lock()
                     .unwrap()
-                    .push((method.clone(), path.clone(), body));
+                    .push((method.clone(), path.clone(), json));
                 let scripted = {
                     let mut queue = script.lock().unwrap();
                     let at = queue

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
@@ -22,7 +22,7 @@ use hyper::{Request, Response};
 use serde_json::{Value, json};
 
 pub use super::fake_http::RecordedRequest;
-use super::fake_http::{self, Injected, Received, Reply, Rng, Running};
+use super::fake_http::{self, Fake, Injected, Received, Reply, Rng, Shared};
 
 mod routes;
 pub mod shapes;
@@ -140,16 +140,10 @@ impl State {
     }
 }
 
-struct Shared {
-    config: Mutex<FakeHetznerConfig>,
-    state: Mutex<State>,
-}
-
 /// The running fake; stops when dropped.
 pub struct FakeHetzner {
-    server: Running,
+    fake: Fake<FakeHetznerConfig, State>,
     url: String,
-    shared: Arc<Shared>,
 }
 
 impl FakeHetzner {
@@ -159,16 +153,10 @@ impl FakeHetzner {
             next_id: 1000,
             ..State::default()
         };
-        let shared = Arc::new(Shared {
-            config: Mutex::new(config),
-            state: Mutex::new(state),
-        });
-        let handler_shared = shared.clone();
-        let server = fake_http::serve(move |request| handle(handler_shared.clone(), request));
+        let fake = Fake::start(config, state, handle);
         FakeHetzner {
-            url: format!("{}/v1", server.url),
-            server,
-            shared,
+            url: format!("{}/v1", fake.base_url()),
+            fake,
         }
     }
 
@@ -178,39 +166,35 @@ impl FakeHetzner {
     }
 
     pub fn token(&self) -> String {
-        self.shared.config.lock().unwrap().token.clone()
+        self.fake.config().token.clone()
     }
 
     pub fn servers(&self) -> Vec<FakeServer> {
-        let mut state = self.shared.state.lock().unwrap();
+        let mut state = self.fake.state();
         tick(&mut state);
         state.servers.values().cloned().collect()
     }
 
     pub fn keys(&self) -> Vec<FakeKey> {
-        self.shared.state.lock().unwrap().keys.clone()
+        self.fake.state().keys.clone()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.state.lock().unwrap().requests.clone()
+        self.fake.state().requests.clone()
     }
 
     pub fn set_failure_percent(&self, percent: u32) {
-        self.shared.config.lock().unwrap().failure_percent = percent;
+        self.fake.config().failure_percent = percent;
     }
 }
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
+async fn handle(
+    shared: Arc<Shared<FakeHetznerConfig, State>>,
+    request: Request<Incoming>,
+) -> Reply {
     let received = Received::read(request, "/v1").await;
-    let body = received.json();
-    let Received {
-        method,
-        path,
-        authorization,
-        ..
-    } = received;
-    let config = shared.config.lock().unwrap().clone();
-    let mut state = shared.state.lock().unwrap();
+    let (method, path) = (received.method.as_str(), received.path.as_str());
+    let (config, mut state) = shared.lock();
     tick(&mut state);
     let mut injected =
         Injected::roll(&mut state.rng, config.failure_percent).map(|(after, kind)| {
@@ -228,7 +212,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
     {
         injected = Some(Injected::Drop { after: true });
     }
-    let authorised = authorization == format!("Bearer {}", config.token);
+    let authorised = received.authorization == format!("Bearer {}", config.token);
     let (status, reply) = match injected {
         _ if !authorised => error(401, "unauthorized", "unable to authenticate"),
         Some(Injected::TooMany) => error(
@@ -238,15 +222,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
         ),
         Some(Injected::Locked) => error(423, "locked", "resource is locked"),
         Some(failure) if failure.before() => (0, Value::Null),
-        _ => routes::route(&mut state, &config, &method, &path, body.as_ref()),
+        _ => routes::route(&mut state, &config, method, path, received.json.as_ref()),
     };
-    state.requests.push(RecordedRequest {
-        outcome: Injected::outcome(injected, status),
-        response: Injected::answered(injected).then(|| reply.clone()),
-        method,
-        path,
-        body,
-    });
+    state
+        .requests
+        .push(RecordedRequest::new(received, injected, status, &reply));
     drop(state);
     match injected {
         Some(Injected::Drop { .. }) => Err(std::io::Error::other("injected dropped connection")),

@@ -5,6 +5,7 @@
 //! failures a fake injects. What an API answers stays in its own fake.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
@@ -75,6 +76,63 @@ where
     }
 }
 
+/// What a stateful fake keeps: its settings and its state, each behind a lock.
+pub struct Shared<C, S> {
+    pub config: Mutex<C>,
+    pub state: Mutex<S>,
+}
+
+impl<C: Clone, S> Shared<C, S> {
+    /// The settings as they are now, and the state, locked.
+    pub fn lock(&self) -> (C, MutexGuard<'_, S>) {
+        let config = self.config.lock().unwrap().clone();
+        (config, self.state.lock().unwrap())
+    }
+}
+
+/// A stateful fake API served from its own thread; stops when dropped.
+pub struct Fake<C, S> {
+    shared: Arc<Shared<C, S>>,
+    running: Running,
+}
+
+impl<C, S> Fake<C, S>
+where
+    C: Send + 'static,
+    S: Send + 'static,
+{
+    /// Serve `handle` with `config` and `state`.
+    pub fn start<Fut>(
+        config: C,
+        state: S,
+        handle: fn(Arc<Shared<C, S>>, Request<Incoming>) -> Fut,
+    ) -> Fake<C, S>
+    where
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
+        let shared = Arc::new(Shared {
+            config: Mutex::new(config),
+            state: Mutex::new(state),
+        });
+        let handler_shared = shared.clone();
+        let running = serve(move |request| handle(handler_shared.clone(), request));
+        Fake { shared, running }
+    }
+
+    /// `http://127.0.0.1:<port>`, without the API's version prefix.
+    pub fn base_url(&self) -> &str {
+        &self.running.url
+    }
+
+    pub fn config(&self) -> MutexGuard<'_, C> {
+        self.shared.config.lock().unwrap()
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, S> {
+        self.shared.state.lock().unwrap()
+    }
+}
+
 /// One request, read whole.
 pub struct Received {
     pub method: String,
@@ -83,6 +141,8 @@ pub struct Received {
     /// The `Authorization` header, or empty.
     pub authorization: String,
     pub body: Bytes,
+    /// The body as JSON; `None` when empty or not JSON.
+    pub json: Option<Value>,
 }
 
 impl Received {
@@ -110,20 +170,17 @@ impl Received {
             .strip_prefix(prefix)
             .unwrap_or(&full_path)
             .to_string();
+        let json = if body.is_empty() {
+            None
+        } else {
+            serde_json::from_slice(&body).ok()
+        };
         Received {
             method,
             path,
             authorization,
             body,
-        }
-    }
-
-    /// The body as JSON; `None` when empty or not JSON.
-    pub fn json(&self) -> Option<Value> {
-        if self.body.is_empty() {
-            None
-        } else {
-            serde_json::from_slice(&self.body).ok()
+            json,
         }
     }
 }
@@ -148,6 +205,25 @@ pub struct RecordedRequest {
     pub outcome: String,
     /// The answer body, when there was one.
     pub response: Option<Value>,
+}
+
+impl RecordedRequest {
+    /// What became of `received` (its JSON body taken): answered `status` with `reply`, or
+    /// the `injected` failure.
+    pub fn new(
+        received: Received,
+        injected: Option<Injected>,
+        status: u16,
+        reply: &Value,
+    ) -> RecordedRequest {
+        RecordedRequest {
+            method: received.method,
+            path: received.path,
+            body: received.json,
+            outcome: Injected::outcome(injected, status),
+            response: Injected::answered(injected).then(|| reply.clone()),
+        }
+    }
 }
 
 /// xorshift64: deterministic per seed, no dependency.

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
@@ -19,7 +19,7 @@ use hyper::{Request, Response};
 use serde_json::{Value, json};
 
 pub use self::fake_http::RecordedRequest;
-use self::fake_http::{Injected, Received, Reply, Rng, Running};
+use self::fake_http::{Fake, Injected, Received, Reply, Rng, Shared};
 
 // Declared here, not in `common/mod.rs`, because `benches/deploy.rs` includes this file (and
 // so what it needs) without the rest of `common`; `common` re-exports it as `fake_http`.
@@ -112,16 +112,8 @@ struct State {
     lost_create_answers: u32,
 }
 
-struct Shared {
-    config: Mutex<FakeUpcloudConfig>,
-    state: Mutex<State>,
-}
-
 /// The running fake; stops when dropped.
-pub struct FakeUpcloud {
-    server: Running,
-    shared: Arc<Shared>,
-}
+pub struct FakeUpcloud(Fake<FakeUpcloudConfig, State>);
 
 impl FakeUpcloud {
     pub fn start(config: FakeUpcloudConfig) -> FakeUpcloud {
@@ -129,54 +121,44 @@ impl FakeUpcloud {
             rng: Rng::new(config.seed),
             ..State::default()
         };
-        let shared = Arc::new(Shared {
-            config: Mutex::new(config),
-            state: Mutex::new(state),
-        });
-        let handler_shared = shared.clone();
-        let server = fake_http::serve(move |request| handle(handler_shared.clone(), request));
-        FakeUpcloud { server, shared }
+        FakeUpcloud(Fake::start(config, state, handle))
     }
 
     /// `http://127.0.0.1:<port>`, without `/1.3`.
     pub fn url(&self) -> &str {
-        &self.server.url
+        self.0.base_url()
     }
 
     pub fn servers(&self) -> Vec<FakeServer> {
-        let mut state = self.shared.state.lock().unwrap();
+        let mut state = self.0.state();
         tick(&mut state);
         state.servers.values().cloned().collect()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.state.lock().unwrap().requests.clone()
+        self.0.state().requests.clone()
     }
 
     pub fn leaked_disks(&self) -> usize {
-        self.shared.state.lock().unwrap().leaked_disks
+        self.0.state().leaked_disks
     }
 
     pub fn set_failure_percent(&self, percent: u32) {
-        self.shared.config.lock().unwrap().failure_percent = percent;
+        self.0.config().failure_percent = percent;
     }
 
     pub fn set_boot_delay(&self, delay: Duration) {
-        self.shared.config.lock().unwrap().boot_delay = delay;
+        self.0.config().boot_delay = delay;
     }
 }
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
+async fn handle(
+    shared: Arc<Shared<FakeUpcloudConfig, State>>,
+    request: Request<Incoming>,
+) -> Reply {
     let received = Received::read(request, "/1.3").await;
-    let body = received.json();
-    let Received {
-        method,
-        path,
-        authorization,
-        ..
-    } = received;
-    let config = shared.config.lock().unwrap().clone();
-    let mut state = shared.state.lock().unwrap();
+    let (method, path) = (received.method.as_str(), received.path.as_str());
+    let (config, mut state) = shared.lock();
     tick(&mut state);
     let mut injected =
         Injected::roll(&mut state.rng, config.failure_percent).map(|(after, kind)| {
@@ -192,7 +174,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
     {
         injected = Some(Injected::Drop { after: true });
     }
-    let (status, reply) = if !authorised(&authorization, config.token.as_deref()) {
+    let (status, reply) = if !authorised(&received.authorization, config.token.as_deref()) {
         legacy_error(
             401,
             "AUTHENTICATION_FAILED",
@@ -206,15 +188,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
     } else if injected.is_some_and(Injected::before) {
         (0, Value::Null)
     } else {
-        route(&mut state, &config, &method, &path, body.as_ref())
+        route(&mut state, &config, method, path, received.json.as_ref())
     };
-    state.requests.push(RecordedRequest {
-        outcome: Injected::outcome(injected, status),
-        response: Injected::answered(injected).then(|| reply.clone()),
-        method,
-        path,
-        body,
-    });
+    state
+        .requests
+        .push(RecordedRequest::new(received, injected, status, &reply));
     drop(state);
     let json_type = "application/json; charset=UTF-8";
     match injected {
