@@ -4,9 +4,10 @@
 //! API knowledge.
 
 /// `impl Provider for $provider`, named `$name` in messages. `$provider` has these inherent
-/// async methods returning `Result<_, ProviderError>`: `create`, `machine` (by id, `None`
-/// when gone), `servers_with_labels(&[(&str, &str)])`, `start_server`, `stop_server`,
-/// `delete_server`, `wait_started`, `plan_list`, `zone_list` and `zone_prices`.
+/// async methods returning `Result<_, ProviderError>`: `create`, `server` (by id, `None` when
+/// gone; the API's server has `into_machine`), `servers_with_labels(&[(&str, &str)])`,
+/// `start_server`, `stop_server`, `delete_server`, `wait_started`, `plan_list`, `zone_list`
+/// and `zone_prices`.
 macro_rules! cloud_provider {
     ($provider:ty, $name:expr) => {
         const _: () = {
@@ -30,7 +31,7 @@ macro_rules! cloud_provider {
                 }
 
                 async fn get(&self, id: &MachineId) -> Result<Option<Machine>, ProviderError> {
-                    self.machine(id).await
+                    Ok(self.server(id).await?.map(|server| server.into_machine()))
                 }
 
                 async fn find_by_label(

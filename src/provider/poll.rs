@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::ProviderError;
+use super::{MachineId, ProviderError};
 
 /// A deadline and the pause before the next read, growing up to a maximum.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +53,27 @@ pub enum Waited<T> {
     Reached(Box<T>),
     /// The deadline passed; the states seen, each change once, in order.
     TimedOut(Vec<String>),
+}
+
+impl<T> Waited<T> {
+    /// What reached the running state, or the provisioning error for machine `id` of
+    /// `provider`, which did not within `waited`.
+    pub fn started(
+        self,
+        provider: &'static str,
+        id: &MachineId,
+        waited: Duration,
+    ) -> Result<Box<T>, ProviderError> {
+        match self {
+            Waited::Reached(found) => Ok(found),
+            Waited::TimedOut(states_seen) => Err(ProviderError::Provisioning {
+                provider,
+                id: id.to_string(),
+                waited,
+                states_seen,
+            }),
+        }
+    }
 }
 
 /// Read with `fetch` until `done`, for as long as `poller` allows; `state` names what was
@@ -123,6 +144,21 @@ mod tests {
             panic!("expected a timeout");
         };
         assert_eq!(seen, ["stuck"]);
+    }
+
+    #[test]
+    fn a_timeout_while_starting_is_a_provisioning_error() {
+        let id = MachineId::from("42");
+        let reached = Waited::Reached(Box::new(7)).started("Test", &id, Duration::ZERO);
+        assert_eq!(*reached.unwrap(), 7);
+        let timed_out = Waited::<u8>::TimedOut(vec!["starting".into()]);
+        let err = timed_out
+            .started("Test", &id, Duration::from_secs(3))
+            .unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Provisioning { ref states_seen, .. } if states_seen == &["starting"]),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kamal_dev::provider::hetzner::{Hetzner, HetznerOptions, Token};
-use kamal_dev::provider::http::RetryPolicy;
 use kamal_dev::provider::{MachineRequest, MachineState, Provider as _};
 use serde_json::{Value, json};
 
+use crate::common::fake_cloud::quick_retries;
 use crate::common::fake_hetzner::{FakeHetzner, FakeHetznerConfig};
 use crate::common::fake_http::{Received, Running, respond, serve};
 use crate::hetzner_schema::Schemas;
@@ -302,11 +302,7 @@ fn client(url: &str) -> Hetzner {
     options.poll_max = Duration::from_millis(20);
     options.soft_stop_timeout = Duration::from_millis(300);
     options.wait_timeout = Duration::from_secs(5);
-    options.retry = RetryPolicy {
-        max_retries: 4,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-    };
+    options.retry = quick_retries(4, 20);
     Hetzner::new(options, Some(Token::new("fixture-token"))).expect("client")
 }
 

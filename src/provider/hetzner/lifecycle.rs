@@ -93,18 +93,11 @@ impl Hetzner {
             self.wait_action(action, &format!("create server {id}"))
                 .await?;
         }
-        match self
+        let server = self
             .poll_until(id, deadline, |s| s.machine_state() == MachineState::Running)
             .await?
-        {
-            Waited::Reached(server) => Ok(server.into_machine()),
-            Waited::TimedOut(states_seen) => Err(ProviderError::Provisioning {
-                provider: NAME,
-                id: id.to_string(),
-                waited: deadline,
-                states_seen,
-            }),
-        }
+            .started(NAME, id, deadline)?;
+        Ok(server.into_machine())
     }
 
     pub(super) async fn start_server(&self, id: &MachineId) -> Result<Machine, ProviderError> {

@@ -88,10 +88,6 @@ impl Hetzner {
         Ok(envelope.map(|envelope| envelope.server))
     }
 
-    async fn machine(&self, id: &MachineId) -> Result<Option<Machine>, ProviderError> {
-        Ok(self.server(id).await?.map(model::Server::into_machine))
-    }
-
     /// Servers carrying every label, all pages (the list has addresses: no second call).
     async fn servers_with_labels(
         &self,

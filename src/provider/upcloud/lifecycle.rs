@@ -37,18 +37,11 @@ impl Upcloud {
         id: &MachineId,
         deadline: Duration,
     ) -> Result<Machine, ProviderError> {
-        match self
+        let server = self
             .poll_until(id, deadline, |s| s.machine_state() == MachineState::Running)
             .await?
-        {
-            Waited::Reached(server) => Ok(server.into_machine()),
-            Waited::TimedOut(states_seen) => Err(ProviderError::Provisioning {
-                provider: NAME,
-                id: id.to_string(),
-                waited: deadline,
-                states_seen,
-            }),
-        }
+            .started(NAME, id, deadline)?;
+        Ok(server.into_machine())
     }
 
     async fn wait_stopped(

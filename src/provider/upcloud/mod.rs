@@ -68,10 +68,6 @@ impl Upcloud {
         Ok(envelope.map(|envelope| envelope.server))
     }
 
-    async fn machine(&self, id: &MachineId) -> Result<Option<Machine>, ProviderError> {
-        Ok(self.server(id).await?.map(model::Server::into_machine))
-    }
-
     /// Servers matching all labels, with details (the list answer has no addresses).
     async fn servers_with_labels(
         &self,

@@ -47,6 +47,7 @@ impl TestContext {
     }
 }
 
+pub mod fake_cloud;
 pub mod fake_hetzner;
 pub mod fake_upcloud;
 pub mod project;
