@@ -7,7 +7,7 @@ use super::model::{self, PlanList, PriceList, TemplateList, ZoneList};
 use super::{NAME, Upcloud, options, request};
 use crate::cost::ZonePrices;
 use crate::provider::http::RetryPolicy;
-use crate::provider::price_cache::PriceCache;
+use crate::provider::price_cache::{CachedPrices, CachedZones, PriceCache};
 use crate::provider::{PlanInfo, PriceQuote, PriceSource, ProviderError, ZoneInfo};
 
 impl Upcloud {
@@ -95,7 +95,7 @@ impl Upcloud {
     /// cached), else from an older cache with the reason it could not be refreshed.
     pub(super) async fn zone_prices(&self, zone: &str) -> Result<PriceQuote, ProviderError> {
         let cache = self.price_cache();
-        let cached = cache.as_ref().and_then(PriceCache::load);
+        let cached: Option<CachedPrices> = cache.as_ref().and_then(PriceCache::load);
         let now = Timestamp::now();
         if let Some(cached) = cached.as_ref().filter(|c| c.is_fresh(now))
             && let Some(prices) = cached.zone(zone)
@@ -118,10 +118,12 @@ impl Upcloud {
         };
         match self.fetch_prices(&retry).await {
             Ok(zones) => {
+                let list = CachedZones { zones };
                 if let Some(cache) = &cache {
                     // A cache that cannot be written only costs a fetch next time.
-                    let _ = cache.store(now, &zones);
+                    let _ = cache.store(now, &list);
                 }
+                let zones = list.zones;
                 let known: Vec<String> = zones.iter().map(|z| z.zone.clone()).collect();
                 let prices = zones.into_iter().find(|z| z.zone == zone).ok_or_else(|| {
                     ProviderError::InvalidSetting {
