@@ -1,15 +1,12 @@
 //! The `local` provider: this host, as one machine named `localhost` that always runs and costs
 //! nothing. It provisions nothing, and stop/delete never touch the host itself.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::{
-    Machine, MachineId, MachineRequest, MachineState, PlanInfo, PriceQuote, PriceSource, Provider,
-    ProviderError, ZoneInfo,
+    Machine, MachineId, MachineRequest, PlanInfo, PriceQuote, Provider, ProviderError, ZoneInfo,
 };
-use crate::cost::{Money, Rate, ZonePrices};
 
 /// The id, name, plan and zone of the one local machine.
 pub const LOCALHOST: &str = "localhost";
@@ -19,16 +16,7 @@ pub struct Local;
 
 impl Local {
     pub fn machine() -> Machine {
-        Machine {
-            id: MachineId(LOCALHOST.into()),
-            name: LOCALHOST.into(),
-            state: MachineState::Running,
-            public_ipv4: Some(Ipv4Addr::LOCALHOST),
-            labels: BTreeMap::new(),
-            plan: LOCALHOST.into(),
-            zone: LOCALHOST.into(),
-            created_at: None,
-        }
+        Machine::unmanaged(LOCALHOST, Some(Ipv4Addr::LOCALHOST), LOCALHOST)
     }
 
     fn lookup(id: &MachineId) -> Result<Machine, ProviderError> {
@@ -97,27 +85,15 @@ impl Provider for Local {
     }
 
     async fn prices(&self, zone: &str) -> Result<PriceQuote, ProviderError> {
-        Ok(PriceQuote {
-            prices: ZonePrices {
-                zone: zone.to_string(),
-                plans: BTreeMap::from([(
-                    LOCALHOST.to_string(),
-                    Rate {
-                        amount: 1,
-                        price: Money::ZERO,
-                    },
-                )]),
-                storage: BTreeMap::new(),
-                ipv4_address: None,
-            },
-            source: PriceSource::Free,
-        })
+        Ok(PriceQuote::free(zone, LOCALHOST))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cost::Money;
+    use crate::provider::MachineState;
 
     #[tokio::test]
     async fn local_is_one_free_running_machine() {

@@ -3,10 +3,14 @@
 //! implementations. The only module that speaks HTTP; it knows nothing about SSH, Docker or
 //! the deploy workflow, and never prints.
 
+mod cloud;
 pub mod cloud_init;
 mod error;
 pub mod hetzner;
+mod hostname;
+pub mod http;
 pub mod local;
+mod poll;
 pub mod price_cache;
 pub mod ssh;
 mod types;

@@ -1,11 +1,13 @@
 //! The price-list cache: one JSON file per provider and API URL under the user's cache folder
 //! (`$XDG_CACHE_HOME/kamal-dev`, else `~/.cache/kamal-dev`). Fresh for a day; an older file is
 //! still used when the provider cannot be asked. Written atomically; a broken file is ignored.
+//! What a list holds is the provider's: the file keeps its fields beside the header.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::ZonePrices;
@@ -23,23 +25,34 @@ pub fn default_dir() -> Option<PathBuf> {
         .map(|strategy| strategy.cache_dir().join("kamal-dev"))
 }
 
-/// A cached price list.
+/// A cached price list of kind `T`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CachedPrices {
+pub struct Cached<T> {
     pub version: u32,
     pub api_url: String,
     pub fetched_at: Timestamp,
-    pub zones: Vec<ZonePrices>,
+    #[serde(flatten)]
+    pub list: T,
 }
 
-impl CachedPrices {
+impl<T> Cached<T> {
     pub fn is_fresh(&self, now: Timestamp) -> bool {
         let age = now.as_second() - self.fetched_at.as_second();
         (0..i64::try_from(MAX_AGE.as_secs()).unwrap_or(i64::MAX)).contains(&age)
     }
+}
 
+/// Every zone's prices (UpCloud's list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedZones {
+    pub zones: Vec<ZonePrices>,
+}
+
+pub type CachedPrices = Cached<CachedZones>;
+
+impl CachedPrices {
     pub fn zone(&self, zone: &str) -> Option<&ZonePrices> {
-        self.zones.iter().find(|z| z.zone == zone)
+        self.list.zones.iter().find(|z| z.zone == zone)
     }
 }
 
@@ -63,19 +76,19 @@ impl PriceCache {
     }
 
     /// The cached list, or `None` when missing, unreadable or for another API URL.
-    pub fn load(&self) -> Option<CachedPrices> {
+    pub fn load<T: DeserializeOwned>(&self) -> Option<Cached<T>> {
         let bytes = std::fs::read(&self.path).ok()?;
-        let cached: CachedPrices = serde_json::from_slice(&bytes).ok()?;
+        let cached: Cached<T> = serde_json::from_slice(&bytes).ok()?;
         (cached.version == VERSION && cached.api_url == self.api_url).then_some(cached)
     }
 
     /// Replace the cache (temp file + rename, so readers never see half a file).
-    pub fn store(&self, fetched_at: Timestamp, zones: &[ZonePrices]) -> std::io::Result<()> {
-        let cached = CachedPrices {
+    pub fn store<T: Serialize>(&self, fetched_at: Timestamp, list: &T) -> std::io::Result<()> {
+        let cached = Cached {
             version: VERSION,
             api_url: self.api_url.clone(),
             fetched_at,
-            zones: zones.to_vec(),
+            list,
         };
         let text = serde_json::to_vec_pretty(&cached).map_err(std::io::Error::other)?;
         if let Some(dir) = self.path.parent() {
@@ -106,20 +119,35 @@ mod tests {
     fn stores_loads_and_ages() {
         let dir = tempfile::tempdir().unwrap();
         let cache = PriceCache::new(dir.path(), "upcloud", "http://127.0.0.1:1");
-        assert!(cache.load().is_none());
+        assert!(cache.load::<CachedZones>().is_none());
         let now: Timestamp = "2026-11-27T00:00:00Z".parse().unwrap();
         let zone = ZonePrices {
             zone: "de-fra1".into(),
             ..ZonePrices::default()
         };
-        cache.store(now, std::slice::from_ref(&zone)).unwrap();
-        let loaded = cache.load().unwrap();
+        let list = CachedZones {
+            zones: vec![zone.clone()],
+        };
+        cache.store(now, &list).unwrap();
+        let text = std::fs::read_to_string(cache.path()).unwrap();
+        let keys: Vec<String> =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+        assert_eq!(
+            keys,
+            ["version", "api_url", "fetched_at", "zones"],
+            "the list's fields beside the header"
+        );
+        let loaded: CachedPrices = cache.load().unwrap();
         assert_eq!(loaded.zone("de-fra1"), Some(&zone));
         assert!(loaded.is_fresh(now));
         assert!(!loaded.is_fresh("2026-11-28T00:00:01Z".parse().unwrap()));
         let other = PriceCache::new(dir.path(), "upcloud", "http://127.0.0.1:2");
         assert_ne!(other.path(), cache.path());
         std::fs::write(cache.path(), "not json").unwrap();
-        assert!(cache.load().is_none());
+        assert!(cache.load::<CachedZones>().is_none());
     }
 }

@@ -4,15 +4,12 @@
 //! host, `stop` and `delete` succeed WITHOUT touching it (removing workspaces from a host is
 //! the deploy workflow's job, over SSH, never this module's).
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::{
-    Machine, MachineId, MachineRequest, MachineState, PlanInfo, PriceQuote, PriceSource, Provider,
-    ProviderError, ZoneInfo,
+    Machine, MachineId, MachineRequest, PlanInfo, PriceQuote, Provider, ProviderError, ZoneInfo,
 };
-use crate::cost::{Money, Rate, ZonePrices};
 
 const NAME: &str = "ssh";
 /// Plan and zone reported for own hosts (they have neither).
@@ -75,16 +72,7 @@ impl Ssh {
 /// The host as a running machine; its IPv4 when the entry is an address (names are resolved
 /// by whoever connects).
 pub fn machine(host: &str) -> Machine {
-    Machine {
-        id: MachineId(host.to_string()),
-        name: host.to_string(),
-        state: MachineState::Running,
-        public_ipv4: ipv4_of(host),
-        labels: BTreeMap::new(),
-        plan: OWN_HOST.into(),
-        zone: OWN_HOST.into(),
-        created_at: None,
-    }
+    Machine::unmanaged(host, ipv4_of(host), OWN_HOST)
 }
 
 fn ipv4_of(host: &str) -> Option<Ipv4Addr> {
@@ -157,27 +145,17 @@ impl Provider for Ssh {
     }
 
     async fn prices(&self, zone: &str) -> Result<PriceQuote, ProviderError> {
-        Ok(PriceQuote {
-            prices: ZonePrices {
-                zone: zone.to_string(),
-                plans: BTreeMap::from([(
-                    OWN_HOST.to_string(),
-                    Rate {
-                        amount: 1,
-                        price: Money::ZERO,
-                    },
-                )]),
-                storage: BTreeMap::new(),
-                ipv4_address: None,
-            },
-            source: PriceSource::Free,
-        })
+        Ok(PriceQuote::free(zone, OWN_HOST))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::cost::Money;
+    use crate::provider::{MachineState, PriceSource};
 
     fn ssh() -> Ssh {
         Ssh::new(vec![

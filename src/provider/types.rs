@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use jiff::Timestamp;
 
-use crate::cost::ZonePrices;
+use crate::cost::{Money, Rate, ZonePrices};
 
 /// Label key: the service a machine belongs to.
 pub const LABEL_SERVICE: &str = "kamal-dev";
@@ -84,6 +84,21 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// A machine kamal-dev neither creates nor bills (this host, an own server): running, no
+    /// labels, `kind` as its plan and zone, identified by its name.
+    pub fn unmanaged(name: &str, public_ipv4: Option<Ipv4Addr>, kind: &str) -> Machine {
+        Machine {
+            id: MachineId(name.to_string()),
+            name: name.to_string(),
+            state: MachineState::Running,
+            public_ipv4,
+            labels: BTreeMap::new(),
+            plan: kind.to_string(),
+            zone: kind.to_string(),
+            created_at: None,
+        }
+    }
+
     pub fn label(&self, key: &str) -> Option<&str> {
         self.labels.get(key).map(String::as_str)
     }
@@ -164,4 +179,25 @@ pub enum PriceSource {
 pub struct PriceQuote {
     pub prices: ZonePrices,
     pub source: PriceSource,
+}
+
+impl PriceQuote {
+    /// `plan` at zero cost in `zone`: machines kamal-dev does not bill.
+    pub fn free(zone: &str, plan: &str) -> PriceQuote {
+        PriceQuote {
+            prices: ZonePrices {
+                zone: zone.to_string(),
+                plans: BTreeMap::from([(
+                    plan.to_string(),
+                    Rate {
+                        amount: 1,
+                        price: Money::ZERO,
+                    },
+                )]),
+                storage: BTreeMap::new(),
+                ipv4_address: None,
+            },
+            source: PriceSource::Free,
+        }
+    }
 }

@@ -7,29 +7,26 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::common::TestContext;
+use crate::common::fake_cloud::{dev_yml, euros, exact, first_row, rounded, run_cost};
 use crate::common::fake_upcloud::{FakeUpcloud, FakeUpcloudConfig};
 
 const TOKEN: &str = "ucat_cost_test_token";
 
+/// Prices here are in ten-thousandths of a cent: 10^-6 currency units.
+const SCALE: u32 = 6;
+
 fn config(api_url: &str, zone: &str, plan: &str, count: u32) -> String {
-    format!(
-        "service: app\nimage: ruby:3.3\nprovider:\n  type: upcloud\n  zone: {zone}\n  plan: {plan}\n  api_url: {api_url}\nvms:\n  count: {count}\n  spread: true\n"
-    )
+    dev_yml("upcloud", api_url, zone, plan, count)
 }
 
 fn cost(ctx: &TestContext, token: Option<&str>, args: &[&str]) -> assert_cmd::assert::Assert {
-    let mut cmd = ctx.command();
-    cmd.arg("cost")
-        .args(args)
-        .env("XDG_CACHE_HOME", ctx.path().join("cache"))
-        .env_remove("UPCLOUD_API_URL")
-        .env_remove("UPCLOUD_USERNAME")
-        .env_remove("UPCLOUD_PASSWORD")
-        .env_remove("UPCLOUD_TOKEN");
-    if let Some(token) = token {
-        cmd.env("UPCLOUD_TOKEN", token);
-    }
-    cmd.assert()
+    let variables = [
+        "UPCLOUD_API_URL",
+        "UPCLOUD_USERNAME",
+        "UPCLOUD_PASSWORD",
+        "UPCLOUD_TOKEN",
+    ];
+    run_cost(ctx, &variables, token.map(|t| ("UPCLOUD_TOKEN", t)), args)
 }
 
 fn stdout(assert: &assert_cmd::assert::Assert) -> String {
@@ -40,8 +37,16 @@ fn stderr(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
 }
 
+/// The fake API, accepting [`TOKEN`].
+fn fake() -> FakeUpcloud {
+    FakeUpcloud::start(FakeUpcloudConfig {
+        token: Some(TOKEN.into()),
+        ..FakeUpcloudConfig::default()
+    })
+}
+
 /// A recorded price (cents, as the JSON writes it) in ten-thousandths of a cent.
-fn price_units(price_list: &Value, zone: &str, plan: &str) -> u64 {
+fn price_units(price_list: &Value, zone: &str, plan: &str) -> u128 {
     let zone = price_list["prices"]["zone"]
         .as_array()
         .unwrap()
@@ -51,33 +56,7 @@ fn price_units(price_list: &Value, zone: &str, plan: &str) -> u64 {
     let text = zone[format!("server_plan_{plan}")]["price"].to_string();
     let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
     assert!(fraction.len() <= 4, "{text}");
-    whole.parse::<u64>().unwrap() * 10_000 + format!("{fraction:0<4}").parse::<u64>().unwrap()
-}
-
-/// Ten-thousandths of a cent -> currency units rounded half up to `decimals` (2 or 4).
-fn money(units: u64, decimals: u32) -> String {
-    // 1 currency unit = 100 cents = 1_000_000 units.
-    let step = 10u64.pow(6 - decimals);
-    let rounded = (units + step / 2) / step;
-    let scale = 10u64.pow(decimals);
-    format!(
-        "{}.{:0width$}",
-        rounded / scale,
-        rounded % scale,
-        width = decimals as usize
-    )
-}
-
-/// The exact decimal of `units`, trailing zeros trimmed, at least two decimals.
-fn exact(units: u64) -> String {
-    let fraction = format!("{:06}", units % 1_000_000);
-    let trimmed = fraction.trim_end_matches('0');
-    let shown = if trimmed.len() < 2 {
-        &fraction[..2]
-    } else {
-        trimmed
-    };
-    format!("{}.{shown}", units / 1_000_000)
+    whole.parse::<u128>().unwrap() * 10_000 + format!("{fraction:0<4}").parse::<u128>().unwrap()
 }
 
 fn check_fleet(price_list: &Value, api_url: &str, zone: &str, plan: &str) {
@@ -89,22 +68,16 @@ fn check_fleet(price_list: &Value, api_url: &str, zone: &str, plan: &str) {
 
     let table = cost(&ctx, Some(TOKEN), &[]).success();
     let out = stdout(&table);
-    let row: Vec<&str> = out
-        .lines()
-        .nth(1)
-        .expect("a row")
-        .split_whitespace()
-        .collect();
     assert_eq!(
-        row,
+        first_row(&out),
         [
             "upcloud",
             zone,
             plan,
             "3",
-            &format!("€{}", money(each, 4)),
-            &format!("€{}", money(hourly_total, 4)),
-            &format!("€{}", money(monthly_total, 2)),
+            &euros(each, SCALE, 4),
+            &euros(hourly_total, SCALE, 4),
+            &euros(monthly_total, SCALE, 2),
         ],
         "{out}"
     );
@@ -113,9 +86,9 @@ fn check_fleet(price_list: &Value, api_url: &str, zone: &str, plan: &str) {
     let json = cost(&ctx, Some(TOKEN), &["--format", "json"]).success();
     let value: Value = serde_json::from_str(&stdout(&json)).expect("json");
     assert_eq!(value["machines"], 3);
-    assert_eq!(value["hourly_each"], exact(each));
-    assert_eq!(value["hourly_total"], exact(hourly_total));
-    assert_eq!(value["monthly_total"], exact(monthly_total));
+    assert_eq!(value["hourly_each"], exact(each, SCALE));
+    assert_eq!(value["hourly_total"], exact(hourly_total, SCALE));
+    assert_eq!(value["monthly_total"], exact(monthly_total, SCALE));
     assert_eq!(value["monthly_hours_cap"], 672);
     assert_eq!(
         value["price_source"]["kind"], "cache",
@@ -125,16 +98,17 @@ fn check_fleet(price_list: &Value, api_url: &str, zone: &str, plan: &str) {
 
 #[test]
 fn three_small_machines_cost_what_the_price_list_says() {
-    let fake = FakeUpcloud::start(FakeUpcloudConfig {
-        token: Some(TOKEN.into()),
-        ..FakeUpcloudConfig::default()
-    });
+    let fake = fake();
     let prices = crate::common::fake_upcloud::prices();
     check_fleet(&prices, fake.url(), "de-fra1", "1xCPU-2GB");
     check_fleet(&prices, fake.url(), "fi-hel1", "1xCPU-2GB");
     // 1.488 c/h: 3 machines = 4.464 c/h = €0.0446/h, a month = €29.99808.
     assert_eq!(
-        money(price_units(&prices, "de-fra1", "1xCPU-2GB") * 3 * 672, 2),
+        rounded(
+            price_units(&prices, "de-fra1", "1xCPU-2GB") * 3 * 672,
+            SCALE,
+            2
+        ),
         "30.00"
     );
 }
@@ -175,10 +149,7 @@ fn age_cache(path: &Path) {
 #[test]
 fn prices_are_cached_and_used_offline() {
     let ctx = TestContext::new();
-    let fake = FakeUpcloud::start(FakeUpcloudConfig {
-        token: Some(TOKEN.into()),
-        ..FakeUpcloudConfig::default()
-    });
+    let fake = fake();
     ctx.write(
         "config/dev.yml",
         config(fake.url(), "de-fra1", "1xCPU-2GB", 3),
@@ -216,10 +187,7 @@ fn prices_are_cached_and_used_offline() {
 #[test]
 fn wrong_token_fails_with_hint_and_no_secret() {
     let ctx = TestContext::new();
-    let fake = FakeUpcloud::start(FakeUpcloudConfig {
-        token: Some(TOKEN.into()),
-        ..FakeUpcloudConfig::default()
-    });
+    let fake = fake();
     ctx.write(
         "config/dev.yml",
         config(fake.url(), "de-fra1", "1xCPU-2GB", 3),

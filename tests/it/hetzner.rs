@@ -3,21 +3,27 @@
 //! registered once, actions awaited, stop (shutdown, then poweroff), delete, label filters,
 //! prices and error mapping.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kamal_dev::error::UserFacing as _;
 use kamal_dev::provider::hetzner::{Hetzner, HetznerOptions, Token};
-use kamal_dev::provider::upcloud::RetryPolicy;
 use kamal_dev::provider::{
     AnyProvider, LABEL_ID, LABEL_MACHINE, LABEL_SERVICE, MachineRequest, MachineState, PriceSource,
     Provider as _, ProviderError,
 };
 
+use crate::common::fake_cloud::{Site, quick_retries};
 use crate::common::fake_hetzner::{FakeHetzner, FakeHetznerConfig};
 
 const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGthbWFsLWRldi1oZXR6bmVyLXRlc3Qta2V5LTMyYnkh test@kamal-dev";
+
+const SITE: Site = Site {
+    plan: "cx23",
+    zone: "fsn1",
+    ssh_public_key: KEY,
+};
 
 fn options(fake: &FakeHetzner) -> HetznerOptions {
     let mut options = HetznerOptions::new(fake.url()).expect("options");
@@ -26,11 +32,7 @@ fn options(fake: &FakeHetzner) -> HetznerOptions {
     options.soft_stop_timeout = Duration::from_millis(600);
     options.wait_timeout = Duration::from_secs(20);
     options.action_timeout = Duration::from_secs(20);
-    options.retry = RetryPolicy {
-        max_retries: 12,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(60),
-    };
+    options.retry = quick_retries(12, 60);
     options
 }
 
@@ -43,17 +45,7 @@ fn provider(fake: &FakeHetzner) -> AnyProvider {
 }
 
 fn machine(service: &str, index: u32) -> MachineRequest {
-    MachineRequest {
-        name: format!("{service}-{index}"),
-        service: service.into(),
-        plan: "cx23".into(),
-        zone: "fsn1".into(),
-        os_image: None,
-        ssh_public_key: format!("{KEY}\n"),
-        user_data: None,
-        idempotency_key: format!("key-{service}-{index}"),
-        labels: BTreeMap::new(),
-    }
+    SITE.machine(service, index)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,20 +56,7 @@ async fn ten_creates_with_injected_failures_make_exactly_ten_servers() {
         ..FakeHetznerConfig::default()
     });
     let provider = Arc::new(provider(&fake));
-    let mut tasks = tokio::task::JoinSet::new();
-    for index in 1..=10 {
-        let provider = provider.clone();
-        tasks.spawn(async move {
-            let created = provider.create_machine(&machine("app", index)).await?;
-            provider
-                .wait_until_started(&created.id, Duration::from_secs(20))
-                .await
-        });
-    }
-    let mut machines = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        machines.push(result.expect("task").expect("create and start"));
-    }
+    let machines = SITE.create_all(&provider, "app", 10).await;
 
     let servers = fake.servers();
     assert_eq!(servers.len(), 10, "exactly one server per machine");
@@ -95,22 +74,8 @@ async fn ten_creates_with_injected_failures_make_exactly_ten_servers() {
             requests.len()
         );
     }
-    let ips: BTreeSet<_> = machines
-        .iter()
-        .map(|m| m.public_ipv4.expect("ipv4"))
-        .collect();
-    assert_eq!(ips.len(), 10, "distinct addresses from the fake's list");
-    assert!(
-        ips.iter()
-            .all(|ip| ip.octets()[..3] == [127, 0, 0] && ip.octets()[3] >= 10)
-    );
-    for m in &machines {
-        assert_eq!(m.state, MachineState::Running);
-        assert_eq!(m.label(LABEL_SERVICE), Some("app"));
-        assert_eq!(m.label(LABEL_MACHINE), Some(m.name.as_str()));
-        assert_eq!(m.plan, "cx23");
-        assert_eq!(m.zone, "fsn1");
-    }
+    assert_eq!(machines.len(), 10);
+    SITE.assert_running(&machines, "app");
     assert_eq!(provider.list("app").await.expect("list").len(), 10);
 
     for m in &machines {
@@ -127,17 +92,7 @@ async fn a_lost_create_answer_is_found_by_label_not_sent_again() {
         lose_create_answers: 2,
         ..FakeHetznerConfig::default()
     });
-    let provider = provider(&fake);
-    for index in 1..=2 {
-        let created = provider
-            .create_machine(&machine("lost", index))
-            .await
-            .expect("create");
-        assert_eq!(
-            created.label(LABEL_ID),
-            Some(format!("key-lost-{index}").as_str())
-        );
-    }
+    SITE.create_each_lost(&provider(&fake), 2).await;
     let posts: Vec<_> = fake
         .requests()
         .into_iter()

@@ -6,64 +6,33 @@
 use serde_json::Value;
 
 use crate::common::TestContext;
+use crate::common::fake_cloud::{dev_yml, euros, exact, first_row, run_cost};
 use crate::common::fake_hetzner::{FakeHetzner, FakeHetznerConfig, shapes};
 
+/// Prices here are in units of 10^-10 EUR (the list has at most 16 decimals, all zeros past
+/// the tenth in the fake's list: checked).
+const SCALE: u32 = 10;
+
 fn config(api_url: &str, zone: &str, plan: &str, count: u32) -> String {
-    format!(
-        "service: app\nimage: ruby:3.3\nprovider:\n  type: hetzner\n  zone: {zone}\n  plan: {plan}\n  api_url: {api_url}\nvms:\n  count: {count}\n  spread: true\n"
-    )
+    dev_yml("hetzner", api_url, zone, plan, count)
 }
 
 fn cost(ctx: &TestContext, token: Option<&str>, args: &[&str]) -> assert_cmd::assert::Assert {
-    let mut cmd = ctx.command();
-    cmd.arg("cost")
-        .args(args)
-        .env("XDG_CACHE_HOME", ctx.path().join("cache"))
-        .env_remove("HCLOUD_API_URL")
-        .env_remove("HCLOUD_TOKEN");
-    if let Some(token) = token {
-        cmd.env("HCLOUD_TOKEN", token);
-    }
-    cmd.assert()
+    let variables = ["HCLOUD_API_URL", "HCLOUD_TOKEN"];
+    run_cost(ctx, &variables, token.map(|t| ("HCLOUD_TOKEN", t)), args)
 }
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A price-list decimal string in units of 1e-10 EUR (the list has at most 16 decimals, all
-/// zeros past the tenth in the fake's list: checked).
+/// A price-list decimal string in units of 10^-[`SCALE`] EUR.
 fn units(decimal: &str) -> u128 {
     let (whole, fraction) = decimal.split_once('.').unwrap_or((decimal, ""));
     let (kept, rest) = fraction.split_at(fraction.len().min(10));
     assert!(rest.bytes().all(|b| b == b'0'), "{decimal}");
     whole.parse::<u128>().unwrap() * 10_000_000_000
         + format!("{kept:0<10}").parse::<u128>().unwrap()
-}
-
-/// Units -> currency text, exact (trailing zeros trimmed, at least two decimals).
-fn exact(units: u128) -> String {
-    let fraction = format!("{:010}", units % 10_000_000_000);
-    let trimmed = fraction.trim_end_matches('0');
-    let shown = if trimmed.len() < 2 {
-        &fraction[..2]
-    } else {
-        trimmed
-    };
-    format!("{}.{shown}", units / 10_000_000_000)
-}
-
-/// Units -> currency text rounded half up to `decimals`.
-fn rounded(units: u128, decimals: u32) -> String {
-    let step = 10u128.pow(10 - decimals);
-    let value = (units + step / 2) / step;
-    let scale = 10u128.pow(decimals);
-    format!(
-        "{}.{:0width$}",
-        value / scale,
-        value % scale,
-        width = decimals as usize
-    )
 }
 
 /// (hourly net, hourly gross, monthly net, monthly gross) from the fake's list.
@@ -100,22 +69,16 @@ fn hetzner_cost_prints_the_price_list_net_and_gross() {
 
         let table = cost(&ctx, Some(&fake.token()), &[]).success();
         let out = text(&table.get_output().stdout);
-        let row: Vec<&str> = out
-            .lines()
-            .nth(1)
-            .expect("a row")
-            .split_whitespace()
-            .collect();
         assert_eq!(
-            row,
+            first_row(&out),
             [
                 "hetzner",
                 zone,
                 plan,
                 "3",
-                &format!("€{}", rounded(hourly_net, 4)),
-                &format!("€{}", rounded(hourly_net * 3, 4)),
-                &format!("€{}", rounded(monthly_net * 3, 2)),
+                &euros(hourly_net, SCALE, 4),
+                &euros(hourly_net * 3, SCALE, 4),
+                &euros(monthly_net * 3, SCALE, 2),
             ],
             "{out}"
         );
@@ -123,15 +86,15 @@ fn hetzner_cost_prints_the_price_list_net_and_gross() {
         for expected in [
             format!(
                 "net, excl. VAT: €{}/h and €{}/month",
-                exact(hourly_net),
-                exact(monthly_net)
+                exact(hourly_net, SCALE),
+                exact(monthly_net, SCALE)
             ),
             format!(
                 "Gross, incl. VAT: €{}/h and €{}/month",
-                exact(hourly_gross),
-                exact(monthly_gross)
+                exact(hourly_gross, SCALE),
+                exact(monthly_gross, SCALE)
             ),
-            format!("€{}/month in all", exact(monthly_gross * 3)),
+            format!("€{}/month in all", exact(monthly_gross * 3, SCALE)),
             "stopped servers keep billing".to_string(),
         ] {
             assert!(note.contains(&expected), "{expected:?} not in {note}");
@@ -141,12 +104,15 @@ fn hetzner_cost_prints_the_price_list_net_and_gross() {
         let value: Value = serde_json::from_slice(&json.get_output().stdout).expect("json");
         assert_eq!(value["provider"], "hetzner");
         assert_eq!(value["vat"], "excluded");
-        assert_eq!(value["hourly_each"], exact(hourly_net));
-        assert_eq!(value["hourly_total"], exact(hourly_net * 3));
-        assert_eq!(value["monthly_each"], exact(monthly_net));
-        assert_eq!(value["monthly_total"], exact(monthly_net * 3));
-        assert_eq!(value["gross"]["hourly_each"], exact(hourly_gross));
-        assert_eq!(value["gross"]["monthly_total"], exact(monthly_gross * 3));
+        assert_eq!(value["hourly_each"], exact(hourly_net, SCALE));
+        assert_eq!(value["hourly_total"], exact(hourly_net * 3, SCALE));
+        assert_eq!(value["monthly_each"], exact(monthly_net, SCALE));
+        assert_eq!(value["monthly_total"], exact(monthly_net * 3, SCALE));
+        assert_eq!(value["gross"]["hourly_each"], exact(hourly_gross, SCALE));
+        assert_eq!(
+            value["gross"]["monthly_total"],
+            exact(monthly_gross * 3, SCALE)
+        );
         assert_eq!(value["billed_when_stopped"], true);
         assert_eq!(value["monthly_hours_cap"], Value::Null);
         assert_eq!(

@@ -13,15 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Full};
-use hyper::body::Bytes;
 use kamal_dev::provider::hetzner::{Hetzner, HetznerOptions, Token};
-use kamal_dev::provider::upcloud::RetryPolicy;
 use kamal_dev::provider::{MachineRequest, MachineState, Provider as _};
 use serde_json::{Value, json};
 
+use crate::common::fake_cloud::quick_retries;
 use crate::common::fake_hetzner::{FakeHetzner, FakeHetznerConfig};
-use crate::common::fake_upcloud::serve;
+use crate::common::fake_http::{Received, Running, respond, serve};
 use crate::hetzner_schema::Schemas;
 
 fn fixtures() -> Option<PathBuf> {
@@ -149,7 +147,7 @@ struct FixtureServer {
     url: String,
     requests: Log,
     canned: Arc<Mutex<VecDeque<Canned>>>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: Running,
 }
 
 impl FixtureServer {
@@ -159,7 +157,7 @@ impl FixtureServer {
         let canned: Arc<Mutex<VecDeque<Canned>>> = Arc::default();
         let powered_off = Arc::new(Mutex::new(false));
         let (log, script) = (requests.clone(), canned.clone());
-        let (url, stop, _thread) = serve(move |request: hyper::Request<hyper::body::Incoming>| {
+        let server = serve(move |request: hyper::Request<hyper::body::Incoming>| {
             let (dir, log, script, powered_off) = (
                 dir.clone(),
                 log.clone(),
@@ -167,23 +165,12 @@ impl FixtureServer {
                 powered_off.clone(),
             );
             async move {
-                let method = request.method().to_string();
-                let path = request
-                    .uri()
-                    .path_and_query()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let path = path.strip_prefix("/v1").unwrap_or(&path).to_string();
-                let bytes = request
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(http_body_util::Collected::to_bytes)
-                    .unwrap_or_default();
-                let body: Option<Value> = serde_json::from_slice(&bytes).ok();
+                let Received {
+                    method, path, json, ..
+                } = Received::read(request, "/v1").await;
                 log.lock()
                     .unwrap()
-                    .push((method.clone(), path.clone(), body));
+                    .push((method.clone(), path.clone(), json));
                 let scripted = {
                     let mut queue = script.lock().unwrap();
                     let at = queue
@@ -198,24 +185,21 @@ impl FixtureServer {
                     let (status, body) = answer(&dir, &method, &path, &powered_off);
                     (status, body, Vec::new())
                 };
-                let mut response = hyper::Response::builder()
-                    .status(status)
-                    .header("content-type", "application/json");
+                let mut response = respond(status, &reply, "application/json");
                 for (name, value) in headers {
-                    response = response.header(name, value);
+                    response.headers_mut().append(
+                        hyper::header::HeaderName::try_from(name).unwrap(),
+                        value.try_into().unwrap(),
+                    );
                 }
-                Ok::<_, std::io::Error>(
-                    response
-                        .body(Full::new(Bytes::from(reply.to_string())))
-                        .unwrap(),
-                )
+                Ok::<_, std::io::Error>(response)
             }
         });
         FixtureServer {
-            url: format!("{url}/v1"),
+            url: format!("{}/v1", server.url),
             requests,
             canned,
-            _stop: stop,
+            _server: server,
         }
     }
 
@@ -318,11 +302,7 @@ fn client(url: &str) -> Hetzner {
     options.poll_max = Duration::from_millis(20);
     options.soft_stop_timeout = Duration::from_millis(300);
     options.wait_timeout = Duration::from_secs(5);
-    options.retry = RetryPolicy {
-        max_retries: 4,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-    };
+    options.retry = quick_retries(4, 20);
     Hetzner::new(options, Some(Token::new("fixture-token"))).expect("client")
 }
 

@@ -1,20 +1,28 @@
 //! The UpCloud provider against the stateful fake API: idempotent creates under injected
 //! failures, waiting, stopping, deleting with disks, label filters and error mapping.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kamal_dev::error::UserFacing as _;
-use kamal_dev::provider::upcloud::{Credentials, RetryPolicy, Upcloud, UpcloudOptions};
+use kamal_dev::provider::http::RetryPolicy;
+use kamal_dev::provider::upcloud::{Credentials, Upcloud, UpcloudOptions};
 use kamal_dev::provider::{
     AnyProvider, LABEL_ID, LABEL_MACHINE, LABEL_SERVICE, MachineId, MachineRequest, MachineState,
     Provider as _, ProviderError,
 };
 
+use crate::common::fake_cloud::{Site, quick_retries};
 use crate::common::fake_upcloud::{FakeUpcloud, FakeUpcloudConfig};
 
 const TOKEN: &str = "ucat_test";
+
+const SITE: Site = Site {
+    plan: "1xCPU-2GB",
+    zone: "de-fra1",
+    ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITest test@kamal-dev",
+};
 
 fn options(fake: &FakeUpcloud) -> UpcloudOptions {
     let mut options = UpcloudOptions::new(fake.url()).expect("options");
@@ -22,11 +30,7 @@ fn options(fake: &FakeUpcloud) -> UpcloudOptions {
     options.poll_max = Duration::from_millis(100);
     options.soft_stop_timeout = Duration::from_millis(400);
     options.wait_timeout = Duration::from_secs(20);
-    options.retry = RetryPolicy {
-        max_retries: 10,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-    };
+    options.retry = quick_retries(10, 50);
     options
 }
 
@@ -47,17 +51,7 @@ fn fake(config: FakeUpcloudConfig) -> FakeUpcloud {
 }
 
 fn machine(service: &str, index: u32) -> MachineRequest {
-    MachineRequest {
-        name: format!("{service}-{index}"),
-        service: service.into(),
-        plan: "1xCPU-2GB".into(),
-        zone: "de-fra1".into(),
-        os_image: None,
-        ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITest test@kamal-dev\n".into(),
-        user_data: None,
-        idempotency_key: format!("key-{service}-{index}"),
-        labels: BTreeMap::new(),
-    }
+    SITE.machine(service, index)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,20 +62,7 @@ async fn ten_creates_with_twenty_percent_failures_make_exactly_ten_servers() {
         ..FakeUpcloudConfig::default()
     });
     let provider = Arc::new(provider(&fake));
-    let mut tasks = tokio::task::JoinSet::new();
-    for index in 1..=10 {
-        let provider = provider.clone();
-        tasks.spawn(async move {
-            let created = provider.create_machine(&machine("app", index)).await?;
-            provider
-                .wait_until_started(&created.id, Duration::from_secs(20))
-                .await
-        });
-    }
-    let mut machines = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        machines.push(result.expect("task").expect("create and start"));
-    }
+    let machines = SITE.create_all(&provider, "app", 10).await;
 
     let servers = fake.servers();
     assert_eq!(servers.len(), 10, "exactly one server per machine");
@@ -103,19 +84,8 @@ async fn ten_creates_with_twenty_percent_failures_make_exactly_ten_servers() {
         .count();
     assert!(create_posts >= 10);
 
-    let ips: BTreeSet<_> = machines
-        .iter()
-        .map(|m| m.public_ipv4.expect("ipv4"))
-        .collect();
-    assert_eq!(ips.len(), 10, "distinct addresses from the fake's list");
-    assert!(ips.iter().all(|ip| ip.octets()[..3] == [127, 0, 0]));
-    for m in &machines {
-        assert_eq!(m.state, MachineState::Running);
-        assert_eq!(m.label(LABEL_SERVICE), Some("app"));
-        assert_eq!(m.label(LABEL_MACHINE), Some(m.name.as_str()));
-        assert_eq!(m.plan, "1xCPU-2GB");
-        assert_eq!(m.zone, "de-fra1");
-    }
+    assert_eq!(machines.len(), 10);
+    SITE.assert_running(&machines, "app");
 
     let listed = provider.list("app").await.expect("list");
     assert_eq!(listed.len(), 10);
@@ -133,17 +103,7 @@ async fn a_lost_create_answer_is_found_by_label_not_sent_again() {
         lose_create_answers: 3,
         ..FakeUpcloudConfig::default()
     });
-    let provider = provider(&fake);
-    for index in 1..=3 {
-        let created = provider
-            .create_machine(&machine("lost", index))
-            .await
-            .expect("create");
-        assert_eq!(
-            created.label(LABEL_ID),
-            Some(format!("key-lost-{index}").as_str())
-        );
-    }
+    SITE.create_each_lost(&provider(&fake), 3).await;
     let requests = fake.requests();
     let posts: Vec<_> = requests
         .iter()
@@ -301,7 +261,8 @@ async fn stop_falls_back_to_hard_and_delete_stops_first() {
 
 #[tokio::test]
 async fn fake_refuses_deleting_a_running_server_with_409() {
-    use kamal_dev::provider::upcloud::client::{CallError, Transport};
+    use kamal_dev::provider::http::CallError;
+    use kamal_dev::provider::upcloud::client::{Transport, UpcloudApi};
     use kamal_dev::provider::upcloud::request;
     let fake = fake(FakeUpcloudConfig {
         boot_delay: Duration::ZERO,
@@ -311,7 +272,7 @@ async fn fake_refuses_deleting_a_running_server_with_409() {
     let created = provider.create_machine(&machine("app", 1)).await.unwrap();
     let transport = Transport::new(
         format!("{}/1.3", fake.url()),
-        Some(Credentials::token(TOKEN)),
+        UpcloudApi(Some(Credentials::token(TOKEN))),
         RetryPolicy::default(),
         Duration::from_secs(5),
         Duration::from_secs(5),

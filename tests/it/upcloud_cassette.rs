@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
-use kamal_dev::provider::upcloud::client::{Credentials, RetryPolicy, Transport};
+use kamal_dev::provider::http::RetryPolicy;
+use kamal_dev::provider::upcloud::client::{Credentials, Transport, UpcloudApi};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::common::fake_upcloud;
+use crate::common::fake_http::{self, Received, Running};
 
 pub const RECORDED_BASE: &str = "https://api.upcloud.com/1.3";
 
@@ -84,8 +85,7 @@ pub fn cassette(name: &str) -> Option<Cassette> {
 pub struct Replay {
     pub url: String,
     received: Arc<Mutex<Vec<(String, String, String)>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Running,
 }
 
 impl Replay {
@@ -93,61 +93,47 @@ impl Replay {
         let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(interactions)));
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = received.clone();
-        let (url, stop, thread) =
-            fake_upcloud::serve(move |request: hyper::Request<hyper::body::Incoming>| {
-                let queue = queue.clone();
-                let log = log.clone();
-                async move {
-                    let method = request.method().to_string();
-                    let path = request
-                        .uri()
-                        .path_and_query()
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
-                    let body = request
-                        .into_body()
-                        .collect()
-                        .await
-                        .map(http_body_util::Collected::to_bytes)
-                        .unwrap_or_default();
-                    let path = path.strip_prefix("/1.3").unwrap_or(&path).to_string();
-                    log.lock().unwrap().push((
-                        method,
-                        path,
-                        String::from_utf8_lossy(&body).into_owned(),
-                    ));
-                    let Some(next) = queue.lock().unwrap().pop_front() else {
-                        return Ok(hyper::Response::builder()
-                            .status(599)
-                            .body(Full::new(Bytes::from("no more recorded interactions")))
-                            .unwrap());
-                    };
-                    let mut response = hyper::Response::builder().status(next.response.code);
-                    if let Some(content_type) = next
-                        .response
-                        .headers
-                        .get("Content-Type")
-                        .and_then(|v| v.first())
-                    {
-                        response = response.header("content-type", content_type.as_str());
-                    }
-                    Ok(response
-                        .body(Full::new(Bytes::from(next.response.body.clone())))
-                        .unwrap())
+        let server = fake_http::serve(move |request: hyper::Request<hyper::body::Incoming>| {
+            let queue = queue.clone();
+            let log = log.clone();
+            async move {
+                let received = Received::read(request, "/1.3").await;
+                log.lock().unwrap().push((
+                    received.method,
+                    received.path,
+                    String::from_utf8_lossy(&received.body).into_owned(),
+                ));
+                let Some(next) = queue.lock().unwrap().pop_front() else {
+                    return Ok(hyper::Response::builder()
+                        .status(599)
+                        .body(Full::new(Bytes::from("no more recorded interactions")))
+                        .unwrap());
+                };
+                let mut response = hyper::Response::builder().status(next.response.code);
+                if let Some(content_type) = next
+                    .response
+                    .headers
+                    .get("Content-Type")
+                    .and_then(|v| v.first())
+                {
+                    response = response.header("content-type", content_type.as_str());
                 }
-            });
+                Ok(response
+                    .body(Full::new(Bytes::from(next.response.body.clone())))
+                    .unwrap())
+            }
+        });
         Replay {
-            url,
+            url: server.url.clone(),
             received,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
     pub fn transport(&self) -> Transport {
         Transport::new(
             format!("{}/1.3", self.url),
-            Some(Credentials::basic("user", "password")),
+            UpcloudApi(Some(Credentials::basic("user", "password"))),
             RetryPolicy {
                 max_retries: 0,
                 min_delay: Duration::from_millis(1),
@@ -161,17 +147,6 @@ impl Replay {
 
     pub fn received(&self) -> Vec<(String, String, String)> {
         self.received.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Replay {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! answers have the recorded shapes.
 
 use kamal_dev::cost::Money;
-use kamal_dev::provider::upcloud::client::{self, CallError, Credentials};
+use kamal_dev::provider::http::CallError;
+use kamal_dev::provider::upcloud::client::{self, Credentials};
 use kamal_dev::provider::upcloud::request::{self, ApiRequest, CreateServer, StopType};
 use kamal_dev::provider::upcloud::{Upcloud, UpcloudOptions, model};
 use kamal_dev::provider::{MachineState, Provider as _};

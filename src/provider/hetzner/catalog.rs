@@ -2,7 +2,6 @@
 //! `/server_types`, net and gross per location, with a day-long cache and an offline fallback.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -10,10 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::model::{self, ServerTypePrice};
 use super::{Hetzner, MAX_PAGES, NAME, request};
 use crate::cost::{Rate, ZonePrices};
-use crate::provider::price_cache::MAX_AGE;
+use crate::provider::price_cache::{Cached, PriceCache};
 use crate::provider::{PlanInfo, PriceQuote, PriceSource, ProviderError, ZoneInfo};
-
-const CACHE_VERSION: u32 = 1;
 
 /// The server-type price list of every location, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +51,9 @@ impl PriceList {
     }
 }
 
+/// What the price cache keeps: every location's server-type prices.
 #[derive(Debug, Serialize, Deserialize)]
-struct CachedList {
-    version: u32,
-    api_url: String,
-    fetched_at: Timestamp,
+struct CachedRows {
     prices: Vec<ServerTypePrice>,
 }
 
@@ -68,6 +63,7 @@ impl Hetzner {
         let mut page = 1;
         for _ in 0..MAX_PAGES {
             let list: model::ServerTypeList = self
+                .transport
                 .call(&request::server_types(page), "list server types")
                 .await?;
             types.extend(list.server_types);
@@ -89,7 +85,10 @@ impl Hetzner {
     }
 
     pub(super) async fn zone_list(&self) -> Result<Vec<ZoneInfo>, ProviderError> {
-        let list: model::LocationList = self.call(&request::locations(), "list locations").await?;
+        let list: model::LocationList = self
+            .transport
+            .call(&request::locations(), "list locations")
+            .await?;
         Ok(list
             .locations
             .into_iter()
@@ -97,63 +96,24 @@ impl Hetzner {
             .collect())
     }
 
-    fn cache_path(&self) -> Option<PathBuf> {
+    fn price_cache(&self) -> Option<PriceCache> {
         let dir = self.options.price_cache_dir.as_ref()?;
-        let hash = self
-            .options
-            .api_url
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
-        Some(dir.join(format!("hetzner-prices-{hash:016x}.json")))
-    }
-
-    fn load_cache(&self) -> Option<CachedList> {
-        let bytes = std::fs::read(self.cache_path()?).ok()?;
-        let cached: CachedList = serde_json::from_slice(&bytes).ok()?;
-        (cached.version == CACHE_VERSION && cached.api_url == self.options.api_url)
-            .then_some(cached)
-    }
-
-    fn store_cache(&self, fetched_at: Timestamp, prices: &[ServerTypePrice]) {
-        let Some(path) = self.cache_path() else {
-            return;
-        };
-        let cached = CachedList {
-            version: CACHE_VERSION,
-            api_url: self.options.api_url.clone(),
-            fetched_at,
-            prices: prices.to_vec(),
-        };
-        let Ok(text) = serde_json::to_vec_pretty(&cached) else {
-            return;
-        };
-        // A cache that cannot be written only costs a fetch next time.
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let temp = path.with_extension(format!("tmp-{}", std::process::id()));
-        if std::fs::write(&temp, text).is_ok() && std::fs::rename(&temp, &path).is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
+        Some(PriceCache::new(dir, "hetzner", &self.options.api_url))
     }
 
     /// The price list of every location: from a cache younger than a day, else fetched (and
     /// cached), else an older cache with the reason it could not be refreshed.
     pub async fn price_list(&self) -> Result<PriceList, ProviderError> {
-        let cached = self.load_cache();
+        let cache = self.price_cache();
+        let cached: Option<Cached<CachedRows>> = cache.as_ref().and_then(PriceCache::load);
         let now = Timestamp::now();
-        if let Some(cached) = &cached {
-            let age = now.as_second() - cached.fetched_at.as_second();
-            if (0..i64::try_from(MAX_AGE.as_secs()).unwrap_or(i64::MAX)).contains(&age) {
-                return Ok(PriceList {
-                    prices: cached.prices.clone(),
-                    source: PriceSource::Cache {
-                        fetched_at: cached.fetched_at,
-                    },
-                });
-            }
+        if let Some(cached) = cached.as_ref().filter(|c| c.is_fresh(now)) {
+            return Ok(PriceList {
+                prices: cached.list.prices.clone(),
+                source: PriceSource::Cache {
+                    fetched_at: cached.fetched_at,
+                },
+            });
         }
         match self.server_types().await {
             Ok(types) => {
@@ -165,15 +125,19 @@ impl Hetzner {
                         detail: format!("no price could be read ({})", broken.join(", ")),
                     });
                 }
-                self.store_cache(now, &prices);
+                let rows = CachedRows { prices };
+                if let Some(cache) = &cache {
+                    // A cache that cannot be written only costs a fetch next time.
+                    let _ = cache.store(now, &rows);
+                }
                 Ok(PriceList {
-                    prices,
+                    prices: rows.prices,
                     source: PriceSource::Live,
                 })
             }
             Err(err) => match cached {
                 Some(cached) => Ok(PriceList {
-                    prices: cached.prices,
+                    prices: cached.list.prices,
                     source: PriceSource::StaleCache {
                         fetched_at: cached.fetched_at,
                         reason: err.to_string(),

@@ -1,8 +1,9 @@
-//! HTTP transport for the Hetzner Cloud API: the bearer token, timeouts, the project's rate
-//! limit (`RateLimit-*` headers: when the budget is spent, the next request waits for one
-//! token to refill), retries with jittered backoff on 429 `rate_limit_exceeded`, 423 `locked`,
-//! 409 `conflict`, 5xx and connection errors, and error bodies normalised to [`ApiFailure`].
-//! Requests marked not retry-safe (create) are re-sent only when they certainly did not apply.
+//! The Hetzner Cloud API over the shared transport (`provider::http`): the bearer token, the
+//! project's rate limit (`RateLimit-*` headers: when the budget is spent, the next request
+//! waits for one token to refill), which failures are worth a retry (429
+//! `rate_limit_exceeded`, 423 `locked`, 409 `conflict`, 5xx and connection errors), and error
+//! bodies normalised to [`ApiFailure`]. The transport re-sends requests marked not retry-safe
+//! (create) only when they certainly did not apply.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -10,10 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::request::{ApiRequest, Method};
 use crate::provider::ApiFailure;
-use crate::provider::upcloud::RetryPolicy;
-use crate::provider::upcloud::client::pause;
+use crate::provider::http::{self, Dialect};
 
 /// The project API token. Debug prints `****`.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,48 +38,6 @@ impl Token {
     }
 }
 
-/// A call that did not succeed.
-#[derive(Debug)]
-pub enum CallError {
-    Api {
-        failure: ApiFailure,
-        retry_after: Option<Duration>,
-    },
-    Transport(reqwest::Error),
-    NoCredentials,
-}
-
-impl CallError {
-    /// Worth another try: rate limited, locked by a running action, a conflict, 5xx, no answer.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            CallError::Api { failure, .. } => is_transient_failure(failure),
-            CallError::Transport(_) => true,
-            CallError::NoCredentials => false,
-        }
-    }
-
-    /// The request certainly did not change anything (so even a create can be re-sent).
-    pub fn certainly_not_applied(&self) -> bool {
-        match self {
-            CallError::Api { failure, .. } => failure.status < 500,
-            CallError::Transport(err) => err.is_connect(),
-            CallError::NoCredentials => true,
-        }
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            CallError::Api { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    pub fn is_status(&self, status: u16) -> bool {
-        matches!(self, CallError::Api { failure, .. } if failure.status == status)
-    }
-}
-
 /// 423 is shared by `locked` (an action is running: wait) and `protected` (never retry), so
 /// the code decides; a 423 without a body is treated as locked.
 pub fn is_transient_failure(failure: &ApiFailure) -> bool {
@@ -92,74 +49,47 @@ pub fn is_transient_failure(failure: &ApiFailure) -> bool {
     }
 }
 
-/// Sends [`ApiRequest`]s to the API base URL (`…/v1`).
+/// Hetzner's side of the shared transport: the bearer token, its error body, what is worth a
+/// retry, and the project's rate limit.
 #[derive(Debug)]
-pub struct Transport {
-    http: reqwest::Client,
-    base: String,
+pub struct HetznerApi {
     token: Option<Token>,
-    pub retry: RetryPolicy,
     /// No request before this instant: the rate-limit budget is spent.
     throttle_until: Mutex<Option<Instant>>,
 }
 
-impl Transport {
-    pub fn new(
-        base: String,
-        token: Option<Token>,
-        retry: RetryPolicy,
-        connect_timeout: Duration,
-        request_timeout: Duration,
-    ) -> Result<Transport, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("kamal-dev/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(connect_timeout)
-            .timeout(request_timeout);
-        // A proxy can never help reach this machine (tests, local fakes) and would see the token.
-        if is_loopback(&base) {
-            builder = builder.no_proxy();
-        }
-        Ok(Transport {
-            http: builder.build()?,
-            base,
+impl HetznerApi {
+    pub fn new(token: Option<Token>) -> HetznerApi {
+        HetznerApi {
             token,
-            retry,
             throttle_until: Mutex::new(None),
-        })
+        }
+    }
+}
+
+impl Dialect for HetznerApi {
+    const PROVIDER: &'static str = super::NAME;
+    const CREDENTIALS: &'static str = "HCLOUD_TOKEN";
+
+    fn authorise(&self, request: reqwest::RequestBuilder) -> Option<reqwest::RequestBuilder> {
+        Some(request.bearer_auth(&self.token.as_ref()?.0))
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
+    fn failure(status: u16, _content_type: &str, body: &[u8]) -> ApiFailure {
+        parse_failure(status, body)
     }
 
-    /// Send once; the body of a 2xx answer, or why not.
-    pub async fn send_once(&self, request: &ApiRequest) -> Result<Vec<u8>, CallError> {
-        let Some(token) = &self.token else {
-            return Err(CallError::NoCredentials);
-        };
-        let wait_until = self.throttle_until.lock().ok().and_then(|until| *until);
-        if let Some(until) = wait_until {
-            tokio::time::sleep_until(until).await;
-        }
-        let url = format!("{}{}", self.base, request.path);
-        let method = match request.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Delete => reqwest::Method::DELETE,
-        };
-        let mut builder = self
-            .http
-            .request(method, url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .bearer_auth(&token.0);
-        if let Some(body) = &request.body {
-            builder = builder
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_string());
-        }
-        let response = builder.send().await.map_err(CallError::Transport)?;
-        let status = response.status().as_u16();
-        let headers = response.headers();
+    /// Rate limited, locked by a running action, a conflict, 5xx.
+    fn is_transient(failure: &ApiFailure) -> bool {
+        is_transient_failure(failure)
+    }
+
+    fn not_before(&self) -> Option<Instant> {
+        self.throttle_until.lock().ok().and_then(|until| *until)
+    }
+
+    /// A spent budget makes the next request wait for one token to refill.
+    fn observe(&self, headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         let header = |name: &str| {
             headers
                 .get(name)
@@ -175,40 +105,12 @@ impl Transport {
         if let Ok(mut until) = self.throttle_until.lock() {
             *until = token_wait.map(|wait| Instant::now() + wait);
         }
-        let retry_after = header("retry-after")
-            .map(Duration::from_secs)
-            .or(token_wait);
-        let body = response.bytes().await.map_err(CallError::Transport)?;
-        if (200..300).contains(&status) {
-            Ok(body.to_vec())
-        } else {
-            Err(CallError::Api {
-                failure: parse_failure(status, &body),
-                retry_after,
-            })
-        }
-    }
-
-    /// Send with retries on transient failures (create only when it certainly did not apply).
-    pub async fn send(&self, request: &ApiRequest) -> Result<Vec<u8>, CallError> {
-        let mut delays = self.retry.delays();
-        loop {
-            match self.send_once(request).await {
-                Ok(body) => return Ok(body),
-                Err(err)
-                    if err.is_transient()
-                        && (request.retry_safe || err.certainly_not_applied()) =>
-                {
-                    let Some(delay) = delays.next() else {
-                        return Err(err);
-                    };
-                    tokio::time::sleep(pause(delay, err.retry_after())).await;
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        token_wait
     }
 }
+
+/// Sends [`crate::provider::http::ApiRequest`]s to the API base URL (`…/v1`).
+pub type Transport = http::Transport<HetznerApi>;
 
 /// The `RateLimit-*` headers of one answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -240,18 +142,6 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-fn is_loopback(base: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(base) else {
-        return false;
-    };
-    let host = url.host_str().unwrap_or("");
-    let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || unbracketed
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `{"error":{"code","message","details"}}`; `message` and `details` may be missing, and some

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use super::client::CallError;
 use super::request::{self, CreateServer};
-use super::{Hetzner, NAME, model, parse};
+use super::{Hetzner, NAME, model};
 use crate::provider::cloud_init::DEFAULT_USER_DATA;
-use crate::provider::upcloud::client::pause;
+use crate::provider::hostname;
+use crate::provider::http::{CallError, Created, parse};
 use crate::provider::{LABEL_ID, LABEL_SERVICE, Machine, MachineRequest, ProviderError};
 
 /// Hetzner refuses user data above 32 KiB.
@@ -63,33 +63,24 @@ impl Hetzner {
         };
         let action = format!("create server {}", machine.name);
         let create = request::create_server(&spec);
-        let mut delays = self.options.retry.delays();
-        loop {
-            let err = match self.transport.send_once(&create).await {
-                Ok(body) => {
-                    let created: model::CreateServerResponse = parse(&body, &action)?;
-                    let machine = created.server.into_machine();
-                    let actions = std::iter::once(created.action.id)
-                        .chain(created.next_actions.iter().map(|a| a.id))
-                        .collect();
-                    if let Ok(mut pending) = self.pending_actions.lock() {
-                        pending.insert(machine.id.clone(), actions);
-                    }
-                    return Ok(machine);
-                }
-                Err(err) if !err.is_transient() => return Err(self.fail(&action, err)),
-                Err(err) => err,
-            };
-            if !err.certainly_not_applied()
-                && let Some(existing) = self.created_with(&machine.idempotency_key).await?
-            {
-                return Ok(existing);
-            }
-            let Some(delay) = delays.next() else {
-                return Err(self.fail(&action, err));
-            };
-            tokio::time::sleep(pause(delay, retry_after(&err))).await;
+        let key = &machine.idempotency_key;
+        let body = match self
+            .transport
+            .create(&create, &action, move || self.created_with(key))
+            .await?
+        {
+            Created::Answer(body) => body,
+            Created::Found(existing) => return Ok(existing),
+        };
+        let created: model::CreateServerResponse = parse(NAME, &body, &action)?;
+        let machine = created.server.into_machine();
+        let actions = std::iter::once(created.action.id)
+            .chain(created.next_actions.iter().map(|a| a.id))
+            .collect();
+        if let Ok(mut pending) = self.pending_actions.lock() {
+            pending.insert(machine.id.clone(), actions);
         }
+        Ok(machine)
     }
 
     /// The server an earlier create with this idempotency key made, if any.
@@ -132,7 +123,7 @@ impl Hetzner {
         let action = "register the SSH key";
         let create = request::create_ssh_key(&name, public_key, &labels);
         match self.transport.send(&create).await {
-            Ok(body) => Ok(parse::<model::SshKeyEnvelope>(&body, action)?.ssh_key.name),
+            Ok(body) => Ok(parse::<model::SshKeyEnvelope>(NAME, &body, action)?.ssh_key.name),
             Err(CallError::Api { failure, .. })
                 if failure.status == 409 && failure.code == "uniqueness_error" =>
             {
@@ -148,7 +139,7 @@ impl Hetzner {
                         )),
                     })
             }
-            Err(err) => Err(self.fail(action, err)),
+            Err(err) => Err(self.transport.fail(action, err)),
         }
     }
 
@@ -157,6 +148,7 @@ impl Hetzner {
         fingerprint: &str,
     ) -> Result<Option<String>, ProviderError> {
         let list: model::SshKeyList = self
+            .transport
             .call(
                 &request::ssh_keys_with_fingerprint(fingerprint),
                 "look up the SSH key",
@@ -170,32 +162,11 @@ impl Hetzner {
     }
 }
 
-fn retry_after(err: &CallError) -> Option<std::time::Duration> {
-    match err {
-        CallError::Api { retry_after, .. } => *retry_after,
-        _ => None,
-    }
-}
-
 /// A valid RFC 1123 server name: lower-case letters, digits and `-`, at most 63 characters.
 pub fn hostname_for(name: &str) -> String {
-    let mapped: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mapped = hostname::dns_characters(name);
     let trimmed: String = mapped.trim_matches('-').chars().take(63).collect();
-    let trimmed = trimmed.trim_end_matches('-');
-    if trimmed.is_empty() {
-        "kamal-dev".into()
-    } else {
-        trimmed.to_string()
-    }
+    hostname::or_fallback(trimmed.trim_end_matches('-'))
 }
 
 /// Hetzner's label rules: key = optional DNS prefix + `/` + name of at most 63 characters,

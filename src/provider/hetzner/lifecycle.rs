@@ -5,27 +5,32 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::request::{self, PowerVerb};
-use super::{Hetzner, NAME, model, parse};
+use super::{Hetzner, NAME, model};
+use crate::provider::poll::{self, Poller, Waited};
 use crate::provider::{ApiFailure, Machine, MachineId, MachineState, ProviderError};
 
-enum Waited {
-    Reached(Box<model::Server>),
-    TimedOut(Vec<String>),
-}
-
 impl Hetzner {
+    /// Polling for at most `deadline`, the pause growing by half (as the hcloud CLI does).
+    fn poller(&self, deadline: Duration) -> Poller {
+        Poller::new(
+            deadline,
+            self.options.poll_min,
+            self.options.poll_max,
+            |pause| pause + pause / 2,
+        )
+    }
+
     /// Poll `GET /actions/{id}` until it is no longer `running`, at most the action timeout.
     pub(super) async fn wait_action(&self, id: u64, what: &str) -> Result<(), ProviderError> {
         let action_name = format!("{what} (action {id})");
         let deadline = self.options.action_timeout;
-        let until = Instant::now() + deadline;
-        let mut interval = self.options.poll_min;
+        let mut poller = self.poller(deadline);
         loop {
-            let envelope: model::ActionEnvelope =
-                self.call(&request::get_action(id), &action_name).await?;
+            let envelope: model::ActionEnvelope = self
+                .transport
+                .call(&request::get_action(id), &action_name)
+                .await?;
             let action = envelope.action;
             match action.status.as_str() {
                 "success" => return Ok(()),
@@ -43,8 +48,7 @@ impl Hetzner {
                 }
                 _ => {}
             }
-            let now = Instant::now();
-            if now >= until {
+            if !poller.pause().await {
                 return Err(ProviderError::StateTimeout {
                     provider: NAME,
                     id: format!("action {id}"),
@@ -53,19 +57,12 @@ impl Hetzner {
                     states_seen: vec![action.status],
                 });
             }
-            tokio::time::sleep(interval.min(until - now)).await;
-            interval = (interval + interval / 2).min(self.options.poll_max);
         }
     }
 
     /// Send a power action or delete and wait for its action.
     async fn act(&self, request: &request::ApiRequest, what: &str) -> Result<(), ProviderError> {
-        let body = self
-            .transport
-            .send(request)
-            .await
-            .map_err(|err| self.fail(what, err))?;
-        let envelope: model::ActionEnvelope = parse(&body, what)?;
+        let envelope: model::ActionEnvelope = self.transport.call(request, what).await?;
         self.wait_action(envelope.action.id, what).await
     }
 
@@ -74,25 +71,9 @@ impl Hetzner {
         id: &MachineId,
         deadline: Duration,
         done: impl Fn(&model::Server) -> bool,
-    ) -> Result<Waited, ProviderError> {
-        let until = Instant::now() + deadline;
-        let mut interval = self.options.poll_min;
-        let mut seen: Vec<String> = Vec::new();
-        loop {
-            let server = self.server(id).await?.ok_or_else(|| vanished(id))?;
-            if seen.last() != Some(&server.status) {
-                seen.push(server.status.clone());
-            }
-            if done(&server) {
-                return Ok(Waited::Reached(Box::new(server)));
-            }
-            let now = Instant::now();
-            if now >= until {
-                return Ok(Waited::TimedOut(seen));
-            }
-            tokio::time::sleep(interval.min(until - now)).await;
-            interval = (interval + interval / 2).min(self.options.poll_max);
-        }
+    ) -> Result<Waited<model::Server>, ProviderError> {
+        let fetch = move || async move { self.server(id).await?.ok_or_else(|| vanished(id)) };
+        poll::until(self.poller(deadline), fetch, |s| &s.status, done).await
     }
 
     /// Wait for the actions a create started (so a failed one is reported as such), then for
@@ -112,18 +93,11 @@ impl Hetzner {
             self.wait_action(action, &format!("create server {id}"))
                 .await?;
         }
-        match self
+        let server = self
             .poll_until(id, deadline, |s| s.machine_state() == MachineState::Running)
             .await?
-        {
-            Waited::Reached(server) => Ok(server.into_machine()),
-            Waited::TimedOut(states_seen) => Err(ProviderError::Provisioning {
-                provider: NAME,
-                id: id.to_string(),
-                waited: deadline,
-                states_seen,
-            }),
-        }
+            .started(NAME, id, deadline)?;
+        Ok(server.into_machine())
     }
 
     pub(super) async fn start_server(&self, id: &MachineId) -> Result<Machine, ProviderError> {

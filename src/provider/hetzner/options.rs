@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::NAME;
 use crate::config::Config;
 use crate::provider::ProviderError;
-use crate::provider::upcloud::RetryPolicy;
+use crate::provider::http::{RetryPolicy, check_api_url, choose_api_url};
 
 pub const DEFAULT_API_URL: &str = "https://api.hetzner.cloud/v1";
 pub const DEFAULT_IMAGE: &str = "ubuntu-24.04";
@@ -59,15 +59,11 @@ impl HetznerOptions {
     /// `provider.api_url`, else `HCLOUD_API_URL`, else the public API; `provider.image` as the
     /// default image; the price cache in the user's cache folder.
     pub fn from_config(config: &Config) -> Result<HetznerOptions, ProviderError> {
-        let env_url = std::env::var("HCLOUD_API_URL")
-            .ok()
-            .filter(|url| !url.trim().is_empty());
-        let api_url = config
-            .provider
-            .api_url
-            .clone()
-            .or(env_url)
-            .unwrap_or_else(|| DEFAULT_API_URL.into());
+        let api_url = choose_api_url(
+            config.provider.api_url.as_deref(),
+            "HCLOUD_API_URL",
+            DEFAULT_API_URL,
+        );
         let mut options = HetznerOptions::new(&api_url)?;
         if let Some(image) = config
             .provider
@@ -93,16 +89,7 @@ pub fn normalise_api_url(url: &str) -> Result<String, ProviderError> {
         )),
     };
     let trimmed = url.trim().trim_end_matches('/');
-    let parsed = reqwest::Url::parse(trimmed).map_err(|_| invalid("is not a URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid("must start with http:// or https://"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("has no host"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(invalid("must not contain credentials"));
-    }
+    let parsed = check_api_url(trimmed, invalid)?;
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(invalid("must not have a query"));
     }

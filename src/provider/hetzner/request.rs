@@ -1,45 +1,21 @@
-//! Hetzner Cloud API requests as data: method, path (relative to the `…/v1` base, query
-//! included) and JSON body. Pure functions, unit-tested; the transport sends them.
+//! Hetzner Cloud API requests as data ([`ApiRequest`]): method, path (relative to the `…/v1`
+//! base, query included) and JSON body. Pure functions, unit-tested; the transport sends them.
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Delete,
-}
+use crate::provider::http::encode;
+pub use crate::provider::http::{ApiRequest, Method};
 
-/// One API call. `retry_safe` is false for calls that must not be repeated blindly (create).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiRequest {
-    pub method: Method,
-    pub path: String,
-    pub body: Option<Value>,
-    pub retry_safe: bool,
-}
-
-impl ApiRequest {
-    fn get(path: String) -> ApiRequest {
-        ApiRequest {
-            method: Method::Get,
-            path,
-            body: None,
-            retry_safe: true,
-        }
-    }
-
-    /// Power actions and delete: repeating one that already applied is harmless (the server
-    /// is already off/on/gone, which the caller checks).
-    fn action(method: Method, path: String) -> ApiRequest {
-        ApiRequest {
-            method,
-            path,
-            body: None,
-            retry_safe: true,
-        }
+/// Power actions and delete: repeating one that already applied is harmless (the server is
+/// already off/on/gone, which the caller checks).
+fn action(method: Method, path: String) -> ApiRequest {
+    ApiRequest {
+        method,
+        path,
+        body: None,
+        retry_safe: true,
     }
 }
 
@@ -96,7 +72,7 @@ pub fn list_servers(labels: &[(&str, &str)], page: u32) -> ApiRequest {
 
 /// `poweron`, `poweroff` (pull the plug) or `shutdown` (ACPI).
 pub fn power(id: &str, verb: PowerVerb) -> ApiRequest {
-    ApiRequest::action(
+    action(
         Method::Post,
         format!("/servers/{}/actions/{}", encode(id), verb.as_str()),
     )
@@ -120,7 +96,7 @@ impl PowerVerb {
 }
 
 pub fn delete_server(id: &str) -> ApiRequest {
-    ApiRequest::action(Method::Delete, format!("/servers/{}", encode(id)))
+    action(Method::Delete, format!("/servers/{}", encode(id)))
 }
 
 pub fn get_action(id: u64) -> ApiRequest {
@@ -151,20 +127,6 @@ pub fn create_ssh_key(
         body: Some(json!({"name": name, "public_key": public_key, "labels": labels})),
         retry_safe: true,
     }
-}
-
-/// Percent-encode everything but unreserved characters (RFC 3986).
-pub fn encode(text: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]

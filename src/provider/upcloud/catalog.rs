@@ -3,11 +3,11 @@
 
 use jiff::Timestamp;
 
-use super::client::RetryPolicy;
 use super::model::{self, PlanList, PriceList, TemplateList, ZoneList};
-use super::{NAME, Upcloud, options, parse, request};
+use super::{NAME, Upcloud, options, request};
 use crate::cost::ZonePrices;
-use crate::provider::price_cache::PriceCache;
+use crate::provider::http::RetryPolicy;
+use crate::provider::price_cache::{CachedPrices, CachedZones, PriceCache};
 use crate::provider::{PlanInfo, PriceQuote, PriceSource, ProviderError, ZoneInfo};
 
 impl Upcloud {
@@ -16,7 +16,7 @@ impl Upcloud {
         if let Some(plans) = self.plans.lock().ok().and_then(|cached| cached.clone()) {
             return Ok(plans);
         }
-        let list: PlanList = self.call(&request::plans(), "list plans").await?;
+        let list: PlanList = self.transport.call(&request::plans(), "list plans").await?;
         let plans: Vec<PlanInfo> = list
             .plans
             .0
@@ -44,7 +44,7 @@ impl Upcloud {
     }
 
     pub(super) async fn zone_list(&self) -> Result<Vec<ZoneInfo>, ProviderError> {
-        let list: ZoneList = self.call(&request::zones(), "list zones").await?;
+        let list: ZoneList = self.transport.call(&request::zones(), "list zones").await?;
         Ok(list
             .zones
             .0
@@ -64,6 +64,7 @@ impl Upcloud {
             return Ok(uuid);
         }
         let list: TemplateList = self
+            .transport
             .call(&request::templates(), "list OS templates")
             .await?;
         let templates: Vec<model::Template> = list
@@ -94,7 +95,7 @@ impl Upcloud {
     /// cached), else from an older cache with the reason it could not be refreshed.
     pub(super) async fn zone_prices(&self, zone: &str) -> Result<PriceQuote, ProviderError> {
         let cache = self.price_cache();
-        let cached = cache.as_ref().and_then(PriceCache::load);
+        let cached: Option<CachedPrices> = cache.as_ref().and_then(PriceCache::load);
         let now = Timestamp::now();
         if let Some(cached) = cached.as_ref().filter(|c| c.is_fresh(now))
             && let Some(prices) = cached.zone(zone)
@@ -117,10 +118,12 @@ impl Upcloud {
         };
         match self.fetch_prices(&retry).await {
             Ok(zones) => {
+                let list = CachedZones { zones };
                 if let Some(cache) = &cache {
                     // A cache that cannot be written only costs a fetch next time.
-                    let _ = cache.store(now, &zones);
+                    let _ = cache.store(now, &list);
                 }
+                let zones = list.zones;
                 let known: Vec<String> = zones.iter().map(|z| z.zone.clone()).collect();
                 let prices = zones.into_iter().find(|z| z.zone == zone).ok_or_else(|| {
                     ProviderError::InvalidSetting {
@@ -154,13 +157,10 @@ impl Upcloud {
     }
 
     async fn fetch_prices(&self, retry: &RetryPolicy) -> Result<Vec<ZonePrices>, ProviderError> {
-        let action = "read the price list";
-        let body = self
+        let list: PriceList = self
             .transport
-            .send_with(&request::prices(), retry)
-            .await
-            .map_err(|err| self.fail(action, err))?;
-        let list: PriceList = parse(&body, action)?;
+            .call_with(&request::prices(), "read the price list", retry)
+            .await?;
         Ok(list
             .prices
             .0

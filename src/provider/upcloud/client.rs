@@ -1,14 +1,12 @@
-//! HTTP transport for UpCloud API 1.3: credentials, timeouts, retries with jittered backoff on
-//! 429 (honouring `Retry-After`), 5xx and connection errors, and normalising both error body
-//! formats. Requests marked not retry-safe (create) are sent once; the caller decides.
+//! UpCloud API 1.3 over the shared transport (`provider::http`): the credentials (a token, or
+//! an API user's name and password) and both error body formats normalised. The transport
+//! retries 429 (honouring `Retry-After`), 5xx and connection errors; requests marked not
+//! retry-safe (create) are sent once; the caller decides.
 
 use std::fmt;
-use std::time::Duration;
 
-use backon::BackoffBuilder as _;
-
-use super::request::{ApiRequest, Method};
 use crate::provider::ApiFailure;
+use crate::provider::http::{self, Dialect};
 
 /// A value that must never be shown: Debug and Display print `****`.
 #[derive(Clone, PartialEq, Eq)]
@@ -65,219 +63,30 @@ impl Credentials {
     }
 }
 
-/// How often and how long to retry transient failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: usize,
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 6,
-            min_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(20),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The jittered exponential delays between attempts.
-    pub fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
-        backon::ExponentialBuilder::default()
-            .with_jitter()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay)
-            .with_max_times(self.max_retries)
-            .build()
-    }
-}
-
-/// A call that did not succeed.
+/// UpCloud's side of the shared transport: credentials, both error formats, and
+/// `Content-Type` on every request as the API documents it.
 #[derive(Debug)]
-pub enum CallError {
-    /// The API answered with an error status.
-    Api {
-        failure: ApiFailure,
-        retry_after: Option<Duration>,
-    },
-    /// No complete answer: connection refused, reset, timed out.
-    Transport(reqwest::Error),
-    /// A call needs credentials and none were given.
-    NoCredentials,
-}
+pub struct UpcloudApi(pub Option<Credentials>);
 
-impl CallError {
-    /// Worth retrying: 429, 5xx, or no answer.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            CallError::Api { failure, .. } => failure.is_transient(),
-            CallError::Transport(_) => true,
-            CallError::NoCredentials => false,
-        }
-    }
+impl Dialect for UpcloudApi {
+    const PROVIDER: &'static str = super::NAME;
+    const CREDENTIALS: &'static str = "UPCLOUD_TOKEN (or UPCLOUD_USERNAME and UPCLOUD_PASSWORD)";
+    const CONTENT_TYPE_ALWAYS: bool = true;
 
-    /// The request certainly did not reach the API (so even a create can be re-sent).
-    pub fn certainly_not_applied(&self) -> bool {
-        match self {
-            CallError::Api { failure, .. } => failure.status == 429 || failure.status < 500,
-            CallError::Transport(err) => err.is_connect(),
-            CallError::NoCredentials => true,
-        }
-    }
-
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            CallError::Api { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-}
-
-/// Sends [`ApiRequest`]s to `{base}/1.3`.
-#[derive(Debug)]
-pub struct Transport {
-    http: reqwest::Client,
-    /// `scheme://host:port/1.3`, never with user info.
-    base: String,
-    credentials: Option<Credentials>,
-    pub retry: RetryPolicy,
-}
-
-impl Transport {
-    pub fn new(
-        base: String,
-        credentials: Option<Credentials>,
-        retry: RetryPolicy,
-        connect_timeout: Duration,
-        request_timeout: Duration,
-    ) -> Result<Transport, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("kamal-dev/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(connect_timeout)
-            .timeout(request_timeout);
-        // A proxy from the environment can never help reach this machine (tests, local
-        // replay servers), and would leak the request to it.
-        if is_loopback(&base) {
-            builder = builder.no_proxy();
-        }
-        let http = builder.build()?;
-        Ok(Transport {
-            http,
-            base,
-            credentials,
-            retry,
+    fn authorise(&self, request: reqwest::RequestBuilder) -> Option<reqwest::RequestBuilder> {
+        Some(match &self.0.as_ref()?.0 {
+            Auth::Basic { username, password } => request.basic_auth(username, Some(&password.0)),
+            Auth::Token(token) => request.bearer_auth(&token.0),
         })
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
-    pub fn has_credentials(&self) -> bool {
-        self.credentials.is_some()
-    }
-
-    /// Send once; the body of a 2xx answer, or why not.
-    pub async fn send_once(&self, request: &ApiRequest) -> Result<Vec<u8>, CallError> {
-        let Some(credentials) = &self.credentials else {
-            return Err(CallError::NoCredentials);
-        };
-        let url = format!("{}{}", self.base, request.path);
-        let method = match request.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Delete => reqwest::Method::DELETE,
-        };
-        let mut builder = self
-            .http
-            .request(method, url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .header(reqwest::header::CONTENT_TYPE, "application/json");
-        builder = match &credentials.0 {
-            Auth::Basic { username, password } => builder.basic_auth(username, Some(&password.0)),
-            Auth::Token(token) => builder.bearer_auth(&token.0),
-        };
-        if let Some(body) = &request.body {
-            builder = builder.body(body.to_string());
-        }
-        let response = builder.send().await.map_err(CallError::Transport)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = response.bytes().await.map_err(CallError::Transport)?;
-        if (200..300).contains(&status) {
-            Ok(body.to_vec())
-        } else {
-            Err(CallError::Api {
-                failure: parse_failure(status, &content_type, &body),
-                retry_after,
-            })
-        }
-    }
-
-    /// Send with retries on transient failures (retry-safe requests only).
-    pub async fn send(&self, request: &ApiRequest) -> Result<Vec<u8>, CallError> {
-        self.send_with(request, &self.retry).await
-    }
-
-    /// [`Transport::send`] with another retry policy.
-    pub async fn send_with(
-        &self,
-        request: &ApiRequest,
-        retry: &RetryPolicy,
-    ) -> Result<Vec<u8>, CallError> {
-        let mut delays = retry.delays();
-        loop {
-            match self.send_once(request).await {
-                Ok(body) => return Ok(body),
-                Err(err)
-                    if err.is_transient()
-                        && (request.retry_safe || err.certainly_not_applied()) =>
-                {
-                    let Some(delay) = delays.next() else {
-                        return Err(err);
-                    };
-                    tokio::time::sleep(pause(delay, err.retry_after())).await;
-                }
-                Err(err) => return Err(err),
-            }
-        }
+    fn failure(status: u16, content_type: &str, body: &[u8]) -> ApiFailure {
+        parse_failure(status, content_type, body)
     }
 }
 
-fn is_loopback(base: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(base) else {
-        return false;
-    };
-    let host = url.host_str().unwrap_or("");
-    let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || unbracketed
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The backoff delay, or longer when the API asked for it (capped at a minute).
-pub fn pause(backoff: Duration, retry_after: Option<Duration>) -> Duration {
-    retry_after.map_or(backoff, |asked| {
-        backoff.max(asked.min(Duration::from_secs(60)))
-    })
-}
+/// Sends [`crate::provider::http::ApiRequest`]s to `{base}/1.3`.
+pub type Transport = http::Transport<UpcloudApi>;
 
 /// Normalise an error answer: legacy `{"error":{"error_code","error_message"}}` or RFC 7807
 /// `application/problem+json` (`type` ends in `#ERROR_<CODE>`). Other bodies (HTML from a
@@ -359,44 +168,5 @@ mod tests {
             Some(Credentials::token("ucat_x"))
         );
         assert_eq!(Credentials::from_lookup(&|_| Some(" ".to_string())), None);
-    }
-
-    #[test]
-    fn loopback_hosts_are_recognised() {
-        assert!(is_loopback("http://127.0.0.1:8080/1.3"));
-        assert!(is_loopback("http://localhost:1/1.3"));
-        assert!(is_loopback("http://[::1]:1/1.3"));
-        assert!(!is_loopback("https://api.upcloud.com/1.3"));
-    }
-
-    #[test]
-    fn retry_after_lengthens_but_is_capped() {
-        let backoff = Duration::from_millis(500);
-        assert_eq!(pause(backoff, None), backoff);
-        assert_eq!(
-            pause(backoff, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
-        );
-        assert_eq!(
-            pause(backoff, Some(Duration::from_secs(3600))),
-            Duration::from_secs(60)
-        );
-        assert_eq!(pause(backoff, Some(Duration::ZERO)), backoff);
-    }
-
-    #[test]
-    fn retry_policy_gives_bounded_delays() {
-        let policy = RetryPolicy {
-            max_retries: 3,
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(40),
-        };
-        let delays: Vec<_> = policy.delays().collect();
-        assert_eq!(delays.len(), 3);
-        assert!(
-            delays
-                .iter()
-                .all(|d| *d >= Duration::from_millis(10) && *d <= Duration::from_millis(80))
-        );
     }
 }

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::client::pause;
 use super::request::{self, CreateServer};
-use super::{NAME, Upcloud, model, parse};
+use super::{NAME, Upcloud, model};
 use crate::provider::cloud_init::DEFAULT_USER_DATA;
+use crate::provider::http::{Created, parse};
 use crate::provider::{LABEL_ID, Machine, MachineRequest, ProviderError};
 
 /// Disk size when a plan does not say (custom plans).
@@ -59,32 +59,23 @@ impl Upcloud {
             labels,
         };
         let create = request::create_server(&spec);
-        let mut delays = self.options.retry.delays();
-        loop {
-            let err = match self.transport.send_once(&create).await {
-                Ok(body) => {
-                    let envelope: model::ServerEnvelope = parse(&body, &action)?;
-                    return Ok(envelope.server.into_machine());
-                }
-                Err(err) if !err.is_transient() => return Err(self.fail(&action, err)),
-                Err(err) => err,
-            };
-            let maybe_created = !err.certainly_not_applied();
-            if maybe_created
-                && let Some(existing) = self.created_with(&machine.idempotency_key).await?
-            {
-                return Ok(existing);
+        let key = &machine.idempotency_key;
+        match self
+            .transport
+            .create(&create, &action, move || self.created_with(key))
+            .await?
+        {
+            Created::Answer(body) => {
+                let envelope: model::ServerEnvelope = parse(NAME, &body, &action)?;
+                Ok(envelope.server.into_machine())
             }
-            let Some(delay) = delays.next() else {
-                return Err(self.fail(&action, err));
-            };
-            tokio::time::sleep(pause(delay, err.retry_after())).await;
+            Created::Found(existing) => Ok(existing),
         }
     }
 
     /// The server an earlier create with this idempotency key made, if any.
     async fn created_with(&self, key: &str) -> Result<Option<Machine>, ProviderError> {
-        let mut found = self.servers_with_labels(&[(LABEL_ID, Some(key))]).await?;
+        let mut found = self.servers_with_labels(&[(LABEL_ID, key)]).await?;
         // Two servers with one key cannot come from kamal-dev; the oldest is the original.
         found.sort_by_key(|machine| machine.created_at);
         Ok(found.into_iter().next())

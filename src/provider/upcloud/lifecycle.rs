@@ -5,48 +5,31 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use super::client::CallError;
 use super::request::{self, StopType};
 use super::{NAME, Upcloud, model};
+use crate::provider::http::CallError;
+use crate::provider::poll::{self, Poller, Waited};
 use crate::provider::{ApiFailure, Machine, MachineId, MachineState, ProviderError};
 
 /// How often a refused (409) step is re-tried before giving up.
 const STATE_RETRIES: usize = 10;
 
-/// Why polling ended without reaching the wanted state.
-enum Waited {
-    Reached(Box<model::Server>),
-    TimedOut(Vec<String>),
-}
-
 impl Upcloud {
-    /// Poll `GET /server/{id}` until `done`, at most `deadline`, remembering each new state.
+    /// Poll `GET /server/{id}` until `done`, at most `deadline`, the pause doubling each time.
     async fn poll_until(
         &self,
         id: &MachineId,
         deadline: Duration,
         done: impl Fn(&model::Server) -> bool,
-    ) -> Result<Waited, ProviderError> {
-        let until = Instant::now() + deadline;
-        let mut interval = self.options.poll_min;
-        let mut seen: Vec<String> = Vec::new();
-        loop {
-            let server = self.server(id).await?.ok_or_else(|| vanished(id))?;
-            if seen.last() != Some(&server.state) {
-                seen.push(server.state.clone());
-            }
-            if done(&server) {
-                return Ok(Waited::Reached(Box::new(server)));
-            }
-            let now = Instant::now();
-            if now >= until {
-                return Ok(Waited::TimedOut(seen));
-            }
-            tokio::time::sleep(interval.min(until - now)).await;
-            interval = (interval * 2).min(self.options.poll_max);
-        }
+    ) -> Result<Waited<model::Server>, ProviderError> {
+        let poller = Poller::new(
+            deadline,
+            self.options.poll_min,
+            self.options.poll_max,
+            |pause| pause * 2,
+        );
+        let fetch = move || async move { self.server(id).await?.ok_or_else(|| vanished(id)) };
+        poll::until(poller, fetch, |s| &s.state, done).await
     }
 
     pub(super) async fn wait_started(
@@ -54,18 +37,11 @@ impl Upcloud {
         id: &MachineId,
         deadline: Duration,
     ) -> Result<Machine, ProviderError> {
-        match self
+        let server = self
             .poll_until(id, deadline, |s| s.machine_state() == MachineState::Running)
             .await?
-        {
-            Waited::Reached(server) => Ok(server.into_machine()),
-            Waited::TimedOut(states_seen) => Err(ProviderError::Provisioning {
-                provider: NAME,
-                id: id.to_string(),
-                waited: deadline,
-                states_seen,
-            }),
-        }
+            .started(NAME, id, deadline)?;
+        Ok(server.into_machine())
     }
 
     async fn wait_stopped(
@@ -115,7 +91,7 @@ impl Upcloud {
                     Err(err) if is_state_conflict(&err) => {
                         tokio::time::sleep(self.options.poll_max).await;
                     }
-                    Err(err) => return Err(self.fail(&action, err)),
+                    Err(err) => return Err(self.transport.fail(&action, err)),
                 },
             }
         }
@@ -142,7 +118,7 @@ impl Upcloud {
                 Err(err) if is_state_conflict(&err) => {
                     tokio::time::sleep(self.options.poll_max).await;
                 }
-                Err(err) => return Err(self.fail(&action, err)),
+                Err(err) => return Err(self.transport.fail(&action, err)),
             }
         }
         if !soft_sent {
@@ -159,7 +135,7 @@ impl Upcloud {
             Ok(_) => {}
             // Stopped (or stopping) meanwhile: the wait below tells.
             Err(err) if is_state_conflict(&err) => {}
-            Err(err) => return Err(self.fail(&action, err)),
+            Err(err) => return Err(self.transport.fail(&action, err)),
         }
         let hard_wait = self.options.wait_timeout;
         match self.wait_stopped(id, hard_wait).await? {
@@ -202,7 +178,7 @@ impl Upcloud {
                 Err(err) if is_state_conflict(&err) => {
                     tokio::time::sleep(self.options.poll_min).await;
                 }
-                Err(err) => return Err(self.fail(&action, err)),
+                Err(err) => return Err(self.transport.fail(&action, err)),
             }
         }
         Err(Self::state_refused(id, &action))

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::NAME;
-use super::client::RetryPolicy;
 use super::model::Template;
 use crate::config::Config;
 use crate::provider::ProviderError;
+use crate::provider::http::{RetryPolicy, check_api_url, choose_api_url};
 
 pub const DEFAULT_API_URL: &str = "https://api.upcloud.com";
 /// Matched word by word against template titles ("Ubuntu Server 24.04 LTS (Noble Numbat)").
@@ -55,15 +55,11 @@ impl UpcloudOptions {
     /// From config: `provider.api_url`, else `UPCLOUD_API_URL`, else the public API;
     /// `provider.image` as the default template; the price cache in the user's cache folder.
     pub fn from_config(config: &Config) -> Result<UpcloudOptions, ProviderError> {
-        let env_url = std::env::var("UPCLOUD_API_URL")
-            .ok()
-            .filter(|url| !url.trim().is_empty());
-        let api_url = config
-            .provider
-            .api_url
-            .clone()
-            .or(env_url)
-            .unwrap_or_else(|| DEFAULT_API_URL.into());
+        let api_url = choose_api_url(
+            config.provider.api_url.as_deref(),
+            "UPCLOUD_API_URL",
+            DEFAULT_API_URL,
+        );
         let mut options = UpcloudOptions::new(&api_url)?;
         if let Some(image) = &config.provider.image {
             options.default_image.clone_from(image);
@@ -87,16 +83,7 @@ pub fn normalise_api_url(url: &str) -> Result<String, ProviderError> {
     };
     let trimmed = url.trim().trim_end_matches('/');
     let trimmed = trimmed.strip_suffix("/1.3").unwrap_or(trimmed);
-    let parsed = reqwest::Url::parse(trimmed).map_err(|_| invalid("is not a URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid("must start with http:// or https://"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("has no host"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(invalid("must not contain credentials"));
-    }
+    let parsed = check_api_url(trimmed, invalid)?;
     if parsed.query().is_some() || parsed.path() != "/" {
         return Err(invalid("must be only scheme, host and port"));
     }

@@ -1,50 +1,14 @@
-//! UpCloud API 1.3 requests as data: method, path (relative to `{base}/1.3`, query included)
-//! and JSON body. Pure functions, unit-tested against the recorded request shapes; the
-//! transport sends them.
+//! UpCloud API 1.3 requests as data ([`ApiRequest`]): method, path (relative to `{base}/1.3`,
+//! query included) and JSON body. Pure functions, unit-tested against the recorded request
+//! shapes; the transport sends them.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Delete,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        }
-    }
-}
-
-/// One API call. `retry_safe` is false for calls that must not be repeated blindly (create).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiRequest {
-    pub method: Method,
-    pub path: String,
-    pub body: Option<Value>,
-    pub retry_safe: bool,
-}
-
-impl ApiRequest {
-    fn get(path: String) -> ApiRequest {
-        ApiRequest {
-            method: Method::Get,
-            path,
-            body: None,
-            retry_safe: true,
-        }
-    }
-}
+use crate::provider::hostname;
+use crate::provider::http::encode;
+pub use crate::provider::http::{ApiRequest, Method};
 
 /// How to stop a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,39 +157,10 @@ pub fn templates() -> ApiRequest {
     ApiRequest::get("/storage/template".into())
 }
 
-/// Percent-encode everything but RFC 3986 unreserved characters, so ids and label values can
-/// never change the path or add query parameters.
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
 /// A valid hostname from a machine name: lowercase letters, digits and dashes, at most 63.
 pub fn hostname_for(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(63)
-        .collect();
-    let trimmed = cleaned.trim_matches('-');
-    if trimmed.is_empty() {
-        "kamal-dev".into()
-    } else {
-        trimmed.to_string()
-    }
+    let cleaned: String = hostname::dns_characters(name).chars().take(63).collect();
+    hostname::or_fallback(cleaned.trim_matches('-'))
 }
 
 #[cfg(test)]

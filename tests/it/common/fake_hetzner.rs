@@ -13,13 +13,16 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use serde_json::{Value, json};
+
+pub use super::fake_http::RecordedRequest;
+use super::fake_http::{self, Fake, Injected, Received, Reply, Rng, Shared};
 
 mod routes;
 pub mod shapes;
@@ -109,26 +112,13 @@ pub struct FakeKey {
     pub labels: BTreeMap<String, String>,
 }
 
-/// One request the fake received.
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    pub method: String,
-    /// Path and query after `/v1`.
-    pub path: String,
-    pub body: Option<Value>,
-    /// What the fake did: a status code, or `dropped`.
-    pub outcome: String,
-    /// The answer body, when there was one.
-    pub response: Option<Value>,
-}
-
 #[derive(Debug, Default)]
 struct State {
     servers: BTreeMap<u64, FakeServer>,
     actions: BTreeMap<u64, FakeAction>,
     keys: Vec<FakeKey>,
     requests: Vec<RecordedRequest>,
-    rng: u64,
+    rng: Rng,
     next_ip: usize,
     next_id: u64,
     lost_create_answers: u32,
@@ -150,38 +140,23 @@ impl State {
     }
 }
 
-struct Shared {
-    config: Mutex<FakeHetznerConfig>,
-    state: Mutex<State>,
-}
-
 /// The running fake; stops when dropped.
 pub struct FakeHetzner {
+    fake: Fake<FakeHetznerConfig, State>,
     url: String,
-    shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl FakeHetzner {
     pub fn start(config: FakeHetznerConfig) -> FakeHetzner {
         let state = State {
-            rng: config.seed.max(1),
+            rng: Rng::new(config.seed),
             next_id: 1000,
             ..State::default()
         };
-        let shared = Arc::new(Shared {
-            config: Mutex::new(config),
-            state: Mutex::new(state),
-        });
-        let handler_shared = shared.clone();
-        let (base, stop, thread) =
-            super::fake_upcloud::serve(move |request| handle(handler_shared.clone(), request));
+        let fake = Fake::start(config, state, handle);
         FakeHetzner {
-            url: format!("{base}/v1"),
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            url: format!("{}/v1", fake.base_url()),
+            fake,
         }
     }
 
@@ -191,88 +166,53 @@ impl FakeHetzner {
     }
 
     pub fn token(&self) -> String {
-        self.shared.config.lock().unwrap().token.clone()
+        self.fake.config().token.clone()
     }
 
     pub fn servers(&self) -> Vec<FakeServer> {
-        let mut state = self.shared.state.lock().unwrap();
+        let mut state = self.fake.state();
         tick(&mut state);
         state.servers.values().cloned().collect()
     }
 
     pub fn keys(&self) -> Vec<FakeKey> {
-        self.shared.state.lock().unwrap().keys.clone()
+        self.fake.state().keys.clone()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.state.lock().unwrap().requests.clone()
+        self.fake.state().requests.clone()
     }
 
     pub fn set_failure_percent(&self, percent: u32) {
-        self.shared.config.lock().unwrap().failure_percent = percent;
+        self.fake.config().failure_percent = percent;
     }
 }
 
-impl Drop for FakeHetzner {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
-
-enum Injected {
-    TooMany,
-    Locked,
-    Unavailable { after: bool },
-    Drop { after: bool },
-}
-
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
-    let method = request.method().as_str().to_string();
-    let full_path = request
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_string())
-        .unwrap_or_default();
-    let auth = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = request
-        .into_body()
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
-    let body: Option<Value> = if bytes.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&bytes).ok()
-    };
-    let path = full_path
-        .strip_prefix("/v1")
-        .unwrap_or(&full_path)
-        .to_string();
-    let config = shared.config.lock().unwrap().clone();
-    let mut state = shared.state.lock().unwrap();
+async fn handle(
+    shared: Arc<Shared<FakeHetznerConfig, State>>,
+    request: Request<Incoming>,
+) -> Reply {
+    let received = Received::read(request, "/v1").await;
+    let (method, path) = (received.method.as_str(), received.path.as_str());
+    let (config, mut state) = shared.lock();
     tick(&mut state);
-    let mut injected = roll(&mut state, config.failure_percent, &method);
+    let mut injected =
+        Injected::roll(&mut state.rng, config.failure_percent).map(|(after, kind)| {
+            match kind % 4 {
+                // The API locks only changes.
+                1 if method != "GET" => Injected::Locked,
+                0 | 1 => Injected::TooMany,
+                2 => Injected::Unavailable { after },
+                _ => Injected::Drop { after },
+            }
+        });
     if method == "POST"
         && path == "/servers"
-        && state.lost_create_answers < config.lose_create_answers
+        && fake_http::spend(&mut state.lost_create_answers, config.lose_create_answers)
     {
-        state.lost_create_answers += 1;
         injected = Some(Injected::Drop { after: true });
     }
-    let authorised = auth == format!("Bearer {}", config.token);
+    let authorised = received.authorization == format!("Bearer {}", config.token);
     let (status, reply) = match injected {
         _ if !authorised => error(401, "unauthorized", "unable to authenticate"),
         Some(Injected::TooMany) => error(
@@ -281,24 +221,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
             "limit of 3600 requests per hour reached",
         ),
         Some(Injected::Locked) => error(423, "locked", "resource is locked"),
-        Some(Injected::Unavailable { after: false } | Injected::Drop { after: false }) => {
-            (0, Value::Null)
-        }
-        _ => routes::route(&mut state, &config, &method, &path, body.as_ref()),
+        Some(failure) if failure.before() => (0, Value::Null),
+        _ => routes::route(&mut state, &config, method, path, received.json.as_ref()),
     };
-    let outcome = match injected {
-        Some(Injected::Drop { .. }) => "dropped".to_string(),
-        Some(Injected::Unavailable { .. }) => "503".to_string(),
-        _ => status.to_string(),
-    };
-    let answered = matches!(injected, None | Some(Injected::TooMany | Injected::Locked));
-    state.requests.push(RecordedRequest {
-        method,
-        path,
-        body,
-        outcome,
-        response: answered.then(|| reply.clone()),
-    });
+    state
+        .requests
+        .push(RecordedRequest::new(received, injected, status, &reply));
     drop(state);
     match injected {
         Some(Injected::Drop { .. }) => Err(std::io::Error::other("injected dropped connection")),
@@ -317,14 +245,16 @@ fn respond(status: u16, body: &Value, exhausted: bool) -> Response<Full<Bytes>> 
         .map_or(0, |d| d.as_secs());
     // Spent budget resets "now", so clients honouring the headers wait ~0 s in tests.
     let (remaining, reset) = if exhausted { (0, now) } else { (3599, now + 1) };
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header("content-type", "application/json")
-        .header("ratelimit-limit", "3600")
-        .header("ratelimit-remaining", remaining.to_string())
-        .header("ratelimit-reset", reset.to_string())
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("response")
+    let mut response = fake_http::respond(status, body, "application/json");
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", 3600),
+        ("ratelimit-remaining", remaining),
+        ("ratelimit-reset", reset),
+    ] {
+        headers.insert(name, value.into());
+    }
+    response
 }
 
 pub(crate) fn error(status: u16, code: &str, message: &str) -> (u16, Value) {
@@ -332,30 +262,6 @@ pub(crate) fn error(status: u16, code: &str, message: &str) -> (u16, Value) {
         status,
         json!({"error": {"code": code, "message": message, "details": null}}),
     )
-}
-
-/// xorshift64: deterministic per seed, no dependency.
-fn next_random(state: &mut State) -> u64 {
-    let mut x = state.rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    state.rng = x;
-    x
-}
-
-fn roll(state: &mut State, percent: u32, method: &str) -> Option<Injected> {
-    if percent == 0 || next_random(state) % 100 >= u64::from(percent) {
-        return None;
-    }
-    let after = next_random(state).is_multiple_of(2);
-    Some(match next_random(state) % 4 {
-        // The API locks only changes.
-        1 if method != "GET" => Injected::Locked,
-        0 | 1 => Injected::TooMany,
-        2 => Injected::Unavailable { after },
-        _ => Injected::Drop { after },
-    })
 }
 
 /// Apply the state changes whose time has come.

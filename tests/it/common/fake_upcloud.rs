@@ -10,14 +10,21 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use serde_json::{Value, json};
 
+pub use self::fake_http::RecordedRequest;
+use self::fake_http::{Fake, Injected, Received, Reply, Rng, Shared};
+
+// Declared here, not in `common/mod.rs`, because `benches/deploy.rs` includes this file (and
+// so what it needs) without the rest of `common`; `common` re-exports it as `fake_http`.
+#[path = "fake_http.rs"]
+pub mod fake_http;
 mod routes;
 mod shapes;
 use routes::route;
@@ -93,22 +100,11 @@ impl FakeServer {
     }
 }
 
-/// One request the fake received.
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    pub method: String,
-    /// Path and query after `/1.3`.
-    pub path: String,
-    pub body: Option<Value>,
-    /// What the fake did: a status code, or `dropped`.
-    pub outcome: String,
-}
-
 #[derive(Debug, Default)]
 struct State {
     servers: BTreeMap<String, FakeServer>,
     requests: Vec<RecordedRequest>,
-    rng: u64,
+    rng: Rng,
     next_ip: usize,
     counter: u64,
     /// Servers deleted without `storages=1` (their disks would keep billing).
@@ -116,211 +112,98 @@ struct State {
     lost_create_answers: u32,
 }
 
-struct Shared {
-    config: Mutex<FakeUpcloudConfig>,
-    state: Mutex<State>,
-}
-
 /// The running fake; stops when dropped.
-pub struct FakeUpcloud {
-    url: String,
-    shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct FakeUpcloud(Fake<FakeUpcloudConfig, State>);
 
 impl FakeUpcloud {
     pub fn start(config: FakeUpcloudConfig) -> FakeUpcloud {
         let state = State {
-            rng: config.seed.max(1),
+            rng: Rng::new(config.seed),
             ..State::default()
         };
-        let shared = Arc::new(Shared {
-            config: Mutex::new(config),
-            state: Mutex::new(state),
-        });
-        let handler_shared = shared.clone();
-        let (url, stop, thread) = serve(move |request| handle(handler_shared.clone(), request));
-        FakeUpcloud {
-            url,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        FakeUpcloud(Fake::start(config, state, handle))
     }
 
     /// `http://127.0.0.1:<port>`, without `/1.3`.
     pub fn url(&self) -> &str {
-        &self.url
+        self.0.base_url()
     }
 
     pub fn servers(&self) -> Vec<FakeServer> {
-        let mut state = self.shared.state.lock().unwrap();
+        let mut state = self.0.state();
         tick(&mut state);
         state.servers.values().cloned().collect()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.state.lock().unwrap().requests.clone()
+        self.0.state().requests.clone()
     }
 
     pub fn leaked_disks(&self) -> usize {
-        self.shared.state.lock().unwrap().leaked_disks
+        self.0.state().leaked_disks
     }
 
     pub fn set_failure_percent(&self, percent: u32) {
-        self.shared.config.lock().unwrap().failure_percent = percent;
+        self.0.config().failure_percent = percent;
     }
 
     pub fn set_boot_delay(&self, delay: Duration) {
-        self.shared.config.lock().unwrap().boot_delay = delay;
+        self.0.config().boot_delay = delay;
     }
 }
 
-impl Drop for FakeUpcloud {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
-
-/// Serve `handler` on 127.0.0.1 from a thread of its own. A handler error drops the
-/// connection without an answer. Returns the base URL, a stop switch and the thread.
-pub fn serve<F, Fut>(
-    handler: F,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    std::thread::JoinHandle<()>,
-)
-where
-    F: Fn(Request<Incoming>) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = Reply> + Send + 'static,
-{
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake server");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let url = format!("http://{}", listener.local_addr().expect("local addr"));
-    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            loop {
-                tokio::select! {
-                    _ = &mut stop_rx => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
-                        let handler = handler.clone();
-                        tokio::spawn(async move {
-                            let io = hyper_util::rt::TokioIo::new(stream);
-                            let service = hyper::service::service_fn(&handler);
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(io, service)
-                                .await;
-                        });
-                    }
-                }
+async fn handle(
+    shared: Arc<Shared<FakeUpcloudConfig, State>>,
+    request: Request<Incoming>,
+) -> Reply {
+    let received = Received::read(request, "/1.3").await;
+    let (method, path) = (received.method.as_str(), received.path.as_str());
+    let (config, mut state) = shared.lock();
+    tick(&mut state);
+    let mut injected =
+        Injected::roll(&mut state.rng, config.failure_percent).map(|(after, kind)| {
+            match kind % 3 {
+                0 => Injected::TooMany,
+                1 => Injected::Unavailable { after },
+                _ => Injected::Drop { after },
             }
         });
-    });
-    (url, stop_tx, thread)
-}
-
-/// What an injected failure does.
-enum Injected {
-    TooMany,
-    Unavailable { after: bool },
-    Drop { after: bool },
-}
-
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
-    let method = request.method().as_str().to_string();
-    let full_path = request
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_string())
-        .unwrap_or_default();
-    let auth = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = request
-        .into_body()
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
-    let body: Option<Value> = if bytes.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&bytes).ok()
-    };
-    let path = full_path
-        .strip_prefix("/1.3")
-        .unwrap_or(&full_path)
-        .to_string();
-    let config = shared.config.lock().unwrap().clone();
-    let mut state = shared.state.lock().unwrap();
-    tick(&mut state);
-    let mut injected = roll(&mut state, config.failure_percent);
     if method == "POST"
         && path == "/server"
-        && state.lost_create_answers < config.lose_create_answers
+        && fake_http::spend(&mut state.lost_create_answers, config.lose_create_answers)
     {
-        state.lost_create_answers += 1;
         injected = Some(Injected::Drop { after: true });
     }
-    let (status, reply) = if !authorised(&auth, config.token.as_deref()) {
+    let (status, reply) = if !authorised(&received.authorization, config.token.as_deref()) {
         legacy_error(
             401,
             "AUTHENTICATION_FAILED",
             "Authentication failed using the given username and password.",
         )
-    } else if matches!(injected, Some(Injected::TooMany)) {
+    } else if injected == Some(Injected::TooMany) {
         (
             429,
             json!({"error": {"error_code": "TOO_MANY_REQUESTS", "error_message": "Too many requests."}}),
         )
-    } else if matches!(
-        injected,
-        Some(Injected::Unavailable { after: false } | Injected::Drop { after: false })
-    ) {
+    } else if injected.is_some_and(Injected::before) {
         (0, Value::Null)
     } else {
-        route(&mut state, &config, &method, &path, body.as_ref())
+        route(&mut state, &config, method, path, received.json.as_ref())
     };
-    let outcome = match injected {
-        Some(Injected::Drop { .. }) => "dropped".to_string(),
-        Some(Injected::Unavailable { .. }) => "503".to_string(),
-        _ => status.to_string(),
-    };
-    state.requests.push(RecordedRequest {
-        method,
-        path,
-        body,
-        outcome,
-    });
+    state
+        .requests
+        .push(RecordedRequest::new(received, injected, status, &reply));
     drop(state);
+    let json_type = "application/json; charset=UTF-8";
     match injected {
         Some(Injected::Drop { .. }) => Err(std::io::Error::other("injected dropped connection")),
-        Some(Injected::Unavailable { .. }) => Ok(respond(
+        Some(Injected::Unavailable { .. }) => Ok(fake_http::respond(
             503,
             &json!({"error": {"error_code": "SERVICE_UNAVAILABLE", "error_message": "Service temporarily unavailable."}}),
-            "application/json; charset=UTF-8",
+            json_type,
         )),
         Some(Injected::TooMany) => {
-            let mut response = respond(status, &reply, "application/json; charset=UTF-8");
+            let mut response = fake_http::respond(status, &reply, json_type);
             response
                 .headers_mut()
                 .insert("retry-after", hyper::header::HeaderValue::from_static("0"));
@@ -330,23 +213,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
             .status(204)
             .body(Full::new(Bytes::new()))
             .expect("response")),
-        None => {
+        _ => {
             let content_type = if reply.get("type").is_some() {
                 "application/problem+json"
             } else {
-                "application/json; charset=UTF-8"
+                json_type
             };
-            Ok(respond(status, &reply, content_type))
+            Ok(fake_http::respond(status, &reply, content_type))
         }
     }
-}
-
-fn respond(status: u16, body: &Value, content_type: &str) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header("content-type", content_type)
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("response")
 }
 
 fn authorised(header: &str, token: Option<&str>) -> bool {
@@ -354,28 +229,6 @@ fn authorised(header: &str, token: Option<&str>) -> bool {
         Some(token) => header == format!("Bearer {token}"),
         None => (header.starts_with("Basic ") || header.starts_with("Bearer ")) && header.len() > 7,
     }
-}
-
-/// xorshift64: deterministic per seed, no dependency.
-fn next_random(state: &mut State) -> u64 {
-    let mut x = state.rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    state.rng = x;
-    x
-}
-
-fn roll(state: &mut State, percent: u32) -> Option<Injected> {
-    if percent == 0 || next_random(state) % 100 >= u64::from(percent) {
-        return None;
-    }
-    let after = next_random(state).is_multiple_of(2);
-    Some(match next_random(state) % 3 {
-        0 => Injected::TooMany,
-        1 => Injected::Unavailable { after },
-        _ => Injected::Drop { after },
-    })
 }
 
 /// Apply the state changes whose time has come.

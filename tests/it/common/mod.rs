@@ -47,6 +47,9 @@ impl TestContext {
     }
 }
 
+pub mod fake_cloud;
 pub mod fake_hetzner;
 pub mod fake_upcloud;
 pub mod project;
+
+pub use fake_upcloud::fake_http;

@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use kamal_dev::provider::hetzner::model::md5_fingerprint;
+
 use super::shapes;
 use super::{FakeAction, FakeHetznerConfig, FakeKey, FakeServer, State, error, now_rfc3339};
+use crate::common::fake_http::spend;
 
 pub(super) fn route(
     state: &mut State,
@@ -46,9 +49,8 @@ pub(super) fn route(
         ("GET", ["ssh_keys"]) => {
             let wanted = query.get("fingerprint");
             let lookup_is_stale =
-                wanted.is_some() && state.stale_key_lookups < config.stale_key_lookups;
+                wanted.is_some() && spend(&mut state.stale_key_lookups, config.stale_key_lookups);
             if lookup_is_stale {
-                state.stale_key_lookups += 1;
                 return (200, json!({"ssh_keys": [], "meta": shapes::meta(1, 50, 0)}));
             }
             let keys: Vec<Value> = state
@@ -352,7 +354,7 @@ fn create_key(state: &mut State, body: Option<&Value>) -> (u16, Value) {
     let (Some(name), Some(public_key)) = (text("name"), text("public_key")) else {
         return invalid("public_key", "is required");
     };
-    let Some(fingerprint) = fingerprint(&public_key) else {
+    let Some(fingerprint) = md5_fingerprint(&public_key) else {
         return invalid("public_key", "invalid public key");
     };
     if let Some(field) = state.keys.iter().find_map(|k| {
@@ -384,24 +386,6 @@ fn create_key(state: &mut State, body: Option<&Value>) -> (u16, Value) {
     let json_key = shapes::key(&key);
     state.keys.push(key);
     (201, json!({"ssh_key": json_key}))
-}
-
-/// MD5 of the key blob, colon-separated hex: what Hetzner files keys under.
-pub fn fingerprint(public_key: &str) -> Option<String> {
-    use base64::Engine as _;
-    use md5::Digest as _;
-    let blob = public_key.split_whitespace().nth(1)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(blob)
-        .ok()?;
-    let digest = md5::Md5::digest(&bytes);
-    Some(
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":"),
-    )
 }
 
 fn percent_decode(text: &str) -> String {
