@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 #[path = "../tests/it/common"]
 #[allow(dead_code, unused_imports)]
 mod common {
+    pub mod fake_http;
     pub mod fake_upcloud;
     pub mod project;
 }

@@ -18,13 +18,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-pub use self::fake_http::RecordedRequest;
-use self::fake_http::{Fake, Injected, Received, Reply, Rng, Shared};
+pub use super::fake_http::RecordedRequest;
+use super::fake_http::{self, Fake, Injected, Received, Reply, Rng, Shared};
 
-// Declared here, not in `common/mod.rs`, because `benches/deploy.rs` includes this file (and
-// so what it needs) without the rest of `common`; `common` re-exports it as `fake_http`.
-#[path = "fake_http.rs"]
-pub mod fake_http;
 mod routes;
 mod shapes;
 use routes::route;

@@ -49,7 +49,6 @@ impl TestContext {
 
 pub mod fake_cloud;
 pub mod fake_hetzner;
+pub mod fake_http;
 pub mod fake_upcloud;
 pub mod project;
-
-pub use fake_upcloud::fake_http;

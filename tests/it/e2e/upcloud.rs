@@ -176,7 +176,11 @@ fn upcloud_deploy_resume_and_remove() {
         assert!(micros > 0, "no price recorded: {state}");
         let ten_thousandths = (micros + 50) / 100;
         assert_eq!(
-            format!("{}.{:04}", ten_thousandths / 10_000, ten_thousandths % 10_000),
+            format!(
+                "{}.{:04}",
+                ten_thousandths / 10_000,
+                ten_thousandths % 10_000
+            ),
             quoted,
             "recorded price vs the plan's"
         );
