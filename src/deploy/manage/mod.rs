@@ -1,0 +1,138 @@
+//! Living with the fleet: stop, start, remove and live status of recorded workspaces. Each
+//! operation works machine by machine, concurrently, with one result per workspace; one
+//! unreachable machine never stops the others. The state changes only after the machine or
+//! provider confirms. Emits events; never prints.
+//!
+//! This file holds what the operations share (selecting workspaces, grouping them by machine,
+//! reporting one workspace's end); each operation has its own file.
+
+mod remove;
+mod start;
+mod status;
+mod stop;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::error::{Error, ExitStatus, Message};
+use crate::remote::Executor;
+use crate::state::State;
+
+use super::apply::Outcome;
+use super::events::{Event, Reporter, Step};
+
+pub use remove::{MachineOutcome, remove};
+pub use start::start;
+pub use status::{LiveStatus, status};
+pub use stop::stop;
+
+/// The workspaces a command acts on: one by name, or all (`None`), in name order.
+pub fn select(state: &State, name: Option<&str>) -> Result<Vec<String>, Error> {
+    match name {
+        None => Ok(state.workspaces.keys().cloned().collect()),
+        Some(name) if state.workspaces.contains_key(name) => Ok(vec![name.to_string()]),
+        Some(name) => {
+            let known: Vec<&str> = state.workspaces.keys().map(String::as_str).collect();
+            let hint = if known.is_empty() {
+                "no workspaces are recorded; deploy some with `kamal-dev deploy`".to_string()
+            } else {
+                format!("known workspaces: {}", known.join(", "))
+            };
+            Err(
+                Message::new(format!("no workspace named {name:?}"), ExitStatus::Usage)
+                    .with_hint(hint)
+                    .into(),
+            )
+        }
+    }
+}
+
+/// Group workspace names by the machine recorded for them.
+fn by_machine(state: &State, names: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in names {
+        let machine = state
+            .workspaces
+            .get(name)
+            .and_then(|w| w.machine.clone())
+            .unwrap_or_default();
+        groups.entry(machine).or_default().push(name.clone());
+    }
+    groups
+}
+
+/// Report `step` as failed for one workspace.
+fn failed(
+    reporter: &dyn Reporter,
+    name: &str,
+    step: Step,
+    error: &str,
+    started: Instant,
+) -> Outcome {
+    reporter.event(Event::Failed {
+        subject: name.to_string(),
+        step,
+        error: error.to_string(),
+        elapsed: started.elapsed(),
+    });
+    Outcome {
+        workspace: name.to_string(),
+        result: Err(error.to_string()),
+    }
+}
+
+/// Report `step` as failed for every workspace of a machine (it could not be reached).
+fn failed_all(
+    names: &[String],
+    reporter: &dyn Reporter,
+    step: Step,
+    error: &str,
+    started: Instant,
+) -> Vec<Outcome> {
+    names
+        .iter()
+        .map(|name| failed(reporter, name, step, error, started))
+        .collect()
+}
+
+fn done(reporter: &dyn Reporter, name: &str, outcome: &str, started: Instant) -> Outcome {
+    reporter.event(Event::Done {
+        subject: name.to_string(),
+        outcome: outcome.to_string(),
+        address: None,
+        elapsed: started.elapsed(),
+    });
+    Outcome {
+        workspace: name.to_string(),
+        result: Ok(outcome.to_string()),
+    }
+}
+
+/// One workspace's end: `outcome` when `result` is ok, else `step` failed with its cause.
+fn conclude(
+    reporter: &dyn Reporter,
+    name: &str,
+    step: Step,
+    outcome: &str,
+    result: Result<(), Error>,
+    started: Instant,
+) -> Outcome {
+    match result {
+        Ok(()) => done(reporter, name, outcome, started),
+        Err(err) => failed(reporter, name, step, &err.one_line(), started),
+    }
+}
+
+async fn docker(executor: &Executor, argv: &[String]) -> Result<(), Error> {
+    let output = executor.run(argv, None).await?;
+    if output.success() {
+        Ok(())
+    } else {
+        Err(Error::failed(format!(
+            "`{}` failed on {}: {}",
+            argv.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+            executor.label(),
+            output.stderr_text().trim()
+        )))
+    }
+}
