@@ -177,3 +177,51 @@ pub fn finish(
         .into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn targets_help_is_worded_per_command_and_keeps_the_argument_order() {
+        let cli = crate::cli::Cli::command();
+        for (command, name, all, next) in [
+            (
+                "start",
+                "Workspace to start",
+                "Start every workspace",
+                "dry_run",
+            ),
+            (
+                "stop",
+                "Workspace to stop",
+                "Stop every workspace",
+                "dry_run",
+            ),
+            (
+                "remove",
+                "Workspace to remove",
+                "Remove every workspace",
+                "force",
+            ),
+            (
+                "status",
+                "Workspace to inspect",
+                "Inspect every workspace",
+                "format",
+            ),
+        ] {
+            let sub = cli.find_subcommand(command).unwrap();
+            let help = |id: &str| {
+                sub.get_arguments()
+                    .find(|a| a.get_id() == id)
+                    .and_then(|a| a.get_help())
+                    .map(ToString::to_string)
+            };
+            assert_eq!(help("name").as_deref(), Some(name), "{command}");
+            assert_eq!(help("all").as_deref(), Some(all), "{command}");
+            let ids: Vec<&str> = sub.get_arguments().map(|a| a.get_id().as_str()).collect();
+            assert_eq!(ids[..3], ["name", "all", next], "{command}");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! provider confirms. Emits events; never prints.
 //!
 //! This file holds what the operations share (selecting workspaces, grouping them by machine,
-//! reporting one workspace's end); each operation has its own file.
+//! the per-workspace fan-out, reporting one workspace's end); each operation has its own file.
 
 mod remove;
 mod start;
@@ -14,12 +14,15 @@ mod stop;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use futures::future::join_all;
+
 use crate::error::{Error, ExitStatus, Message};
 use crate::remote::Executor;
 use crate::state::State;
 
 use super::apply::Outcome;
 use super::events::{Event, Reporter, Step};
+use super::fleet::Fleet;
 
 pub use remove::{MachineOutcome, remove};
 pub use start::start;
@@ -123,6 +126,36 @@ fn conclude(
     }
 }
 
+/// Connect to `machine`, then apply `each` to its workspaces concurrently: `step` is reported
+/// before each one, and after it `outcome` or the failure. An unreachable machine fails them all.
+async fn each_workspace(
+    fleet: &Fleet,
+    reporter: &dyn Reporter,
+    started: Instant,
+    machine: &str,
+    names: &[String],
+    (step, outcome): (Step, &str),
+    each: impl AsyncFn(&Executor, &str) -> Result<(), Error>,
+) -> Vec<Outcome> {
+    let executor = match fleet.executor(machine).await {
+        Ok(executor) => executor,
+        Err(err) => return failed_all(names, reporter, Step::Connect, &err.one_line(), started),
+    };
+    let per = names.iter().map(|name| {
+        let (executor, each) = (&executor, &each);
+        async move {
+            reporter.event(Event::Step {
+                subject: name.clone(),
+                step,
+                detail: None,
+            });
+            let result = each(executor, name).await;
+            conclude(reporter, name, step, outcome, result, started)
+        }
+    });
+    join_all(per).await
+}
+
 async fn docker(executor: &Executor, argv: &[String]) -> Result<(), Error> {
     let output = executor.run(argv, None).await?;
     if output.success() {
@@ -134,5 +167,72 @@ async fn docker(executor: &Executor, argv: &[String]) -> Result<(), Error> {
             executor.label(),
             output.stderr_text().trim()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::MachineIntent;
+
+    fn state(workspaces: &[(&str, &str)]) -> State {
+        let mut state = State::default();
+        for (name, machine) in workspaces {
+            if !state.machines.contains_key(*machine) {
+                let intent = MachineIntent {
+                    provider: "local".into(),
+                    zone: None,
+                    plan: None,
+                    price: None,
+                };
+                state.record_machine_intent(machine, intent).unwrap();
+            }
+            state
+                .record_workspace_intent(name, machine, name, Vec::new())
+                .unwrap();
+        }
+        state
+    }
+
+    #[test]
+    fn select_takes_one_by_name_or_all_in_name_order() {
+        let state = state(&[("app-2", "m1"), ("app-1", "m1")]);
+        assert_eq!(select(&state, None).unwrap(), ["app-1", "app-2"]);
+        assert_eq!(select(&state, Some("app-2")).unwrap(), ["app-2"]);
+    }
+
+    #[test]
+    fn select_refuses_an_unknown_name_listing_the_known_ones() {
+        let err = select(&state(&[("app-1", "m1")]), Some("nope")).unwrap_err();
+        let rendered = err.render();
+        assert_eq!(rendered.message, "no workspace named \"nope\"");
+        assert_eq!(rendered.hint.as_deref(), Some("known workspaces: app-1"));
+        assert_eq!(err.exit_status(), ExitStatus::Usage);
+        let err = select(&State::default(), Some("nope")).unwrap_err();
+        assert_eq!(
+            err.render().hint.as_deref(),
+            Some("no workspaces are recorded; deploy some with `kamal-dev deploy`")
+        );
+    }
+
+    #[test]
+    fn by_machine_groups_names_under_their_recorded_machine() {
+        let state = state(&[("app-1", "m1"), ("app-2", "m2"), ("app-3", "m1")]);
+        let names: Vec<String> = ["app-3", "app-2", "app-1", "ghost"]
+            .map(String::from)
+            .to_vec();
+        let groups = by_machine(&state, &names);
+        let groups: Vec<(&str, Vec<&str>)> = groups
+            .iter()
+            .map(|(m, n)| (m.as_str(), n.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("", vec!["ghost"]),
+                ("m1", vec!["app-3", "app-1"]),
+                ("m2", vec!["app-2"])
+            ]
+        );
     }
 }

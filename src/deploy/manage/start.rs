@@ -10,11 +10,11 @@ use crate::deploy::container::{self, Blueprint, WorkspaceInputs};
 use crate::deploy::events::{Event, Reporter, Step};
 use crate::deploy::fleet::Fleet;
 use crate::error::Error;
-use crate::provider::{MachineId, MachineState, Provider as _};
+use crate::provider::{MachineId, MachineState, Provider as _, ProviderError};
 use crate::remote::Executor;
 use crate::state::{MachineStatus, PortMapping, WorkspaceStatus};
 
-use super::{by_machine, conclude, docker, failed_all};
+use super::{by_machine, docker, each_workspace, failed_all};
 
 /// Start the machine if needed, then each container, then `postStartCommand`.
 pub async fn start(
@@ -40,17 +40,7 @@ pub async fn start(
                             detail: None,
                         });
                     }
-                    let id = MachineId(id);
-                    let result = match fleet.provider.get(&id).await {
-                        Ok(Some(found)) if found.state == MachineState::Running => Ok(()),
-                        Ok(Some(_)) => fleet.provider.start(&id).await.map(drop),
-                        Ok(None) => Err(crate::provider::ProviderError::Unsupported {
-                            provider: "upcloud",
-                            what: format!("find machine {machine}: the provider no longer has it"),
-                        }),
-                        Err(err) => Err(err),
-                    };
-                    if let Err(err) = result {
+                    if let Err(err) = wake(fleet, &machine, MachineId(id)).await {
                         return failed_all(
                             &names,
                             reporter,
@@ -59,44 +49,39 @@ pub async fn start(
                             started,
                         );
                     }
-                    let name = machine.clone();
-                    let _ = fleet
-                        .update(move |state| {
-                            if let Some(m) = state.machines.get_mut(&name) {
-                                m.set_status(MachineStatus::Running);
-                            }
-                            Ok(())
-                        })
-                        .await;
                 }
-                let executor = match fleet.executor(&machine).await {
-                    Ok(executor) => executor,
-                    Err(err) => {
-                        return failed_all(
-                            &names,
-                            reporter,
-                            Step::Connect,
-                            &err.one_line(),
-                            started,
-                        );
-                    }
+                let step = (Step::Start, "running");
+                let each = async |executor: &Executor, name: &str| {
+                    start_one(fleet, executor, name, blueprint, reporter).await
                 };
-                let per = names.iter().map(|name| {
-                    let executor = executor.clone();
-                    async move {
-                        reporter.event(Event::Step {
-                            subject: name.clone(),
-                            step: Step::Start,
-                            detail: None,
-                        });
-                        let result = start_one(fleet, &executor, name, blueprint, reporter).await;
-                        conclude(reporter, name, Step::Start, "running", result, started)
-                    }
-                });
-                join_all(per).await
+                each_workspace(fleet, reporter, started, &machine, &names, step, each).await
             }
         });
     Ok(join_all(jobs).await.into_iter().flatten().collect())
+}
+
+/// Start a cloud machine unless it runs already, then record it as running.
+async fn wake(fleet: &Fleet, machine: &str, id: MachineId) -> Result<(), ProviderError> {
+    match fleet.provider.get(&id).await? {
+        Some(found) if found.state == MachineState::Running => {}
+        Some(_) => drop(fleet.provider.start(&id).await?),
+        None => {
+            return Err(ProviderError::Unsupported {
+                provider: "upcloud",
+                what: format!("find machine {machine}: the provider no longer has it"),
+            });
+        }
+    }
+    let name = machine.to_string();
+    let _ = fleet
+        .update(move |state| {
+            if let Some(m) = state.machines.get_mut(&name) {
+                m.set_status(MachineStatus::Running);
+            }
+            Ok(())
+        })
+        .await;
+    Ok(())
 }
 
 /// Start one container on its reachable machine and record it as running with its ports.

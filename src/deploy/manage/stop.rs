@@ -6,12 +6,13 @@ use std::time::Instant;
 use futures::future::join_all;
 
 use crate::deploy::apply::{Outcome, container_status};
-use crate::deploy::events::{Event, Reporter, Step};
+use crate::deploy::events::{Reporter, Step};
 use crate::deploy::fleet::Fleet;
 use crate::error::Error;
+use crate::remote::Executor;
 use crate::state::WorkspaceStatus;
 
-use super::{by_machine, conclude, docker, failed_all};
+use super::{by_machine, docker, each_workspace};
 
 /// `docker stop` each workspace; machines keep running.
 pub async fn stop(
@@ -24,40 +25,27 @@ pub async fn stop(
     let jobs = by_machine(&state, names)
         .into_iter()
         .map(|(machine, names)| async move {
-            let executor = match fleet.executor(&machine).await {
-                Ok(executor) => executor,
-                Err(err) => {
-                    return failed_all(&names, reporter, Step::Connect, &err.one_line(), started);
-                }
-            };
-            let per = names.iter().map(|name| {
-                let executor = executor.clone();
-                async move {
-                    reporter.event(Event::Step {
-                        subject: name.clone(),
-                        step: Step::Stop,
-                        detail: None,
-                    });
-                    let result = async {
-                        match container_status(&executor, name).await {
-                            None => {
-                                return Err(Error::failed(format!(
-                                    "container {name} does not exist on {}",
-                                    executor.label()
-                                )));
-                            }
-                            Some(status) if status != "running" => {}
-                            Some(_) => docker(&executor, &crate::docker::stop(name)).await?,
-                        }
-                        set_status(fleet, name, WorkspaceStatus::Stopped).await
-                    }
-                    .await;
-                    conclude(reporter, name, Step::Stop, "stopped", result, started)
-                }
-            });
-            join_all(per).await
+            let step = (Step::Stop, "stopped");
+            let each =
+                async |executor: &Executor, name: &str| stop_one(fleet, executor, name).await;
+            each_workspace(fleet, reporter, started, &machine, &names, step, each).await
         });
     Ok(join_all(jobs).await.into_iter().flatten().collect())
+}
+
+/// Stop one container (already stopped is fine) and record the workspace as stopped.
+async fn stop_one(fleet: &Fleet, executor: &Executor, name: &str) -> Result<(), Error> {
+    match container_status(executor, name).await {
+        None => {
+            return Err(Error::failed(format!(
+                "container {name} does not exist on {}",
+                executor.label()
+            )));
+        }
+        Some(status) if status != "running" => {}
+        Some(_) => docker(executor, &crate::docker::stop(name)).await?,
+    }
+    set_status(fleet, name, WorkspaceStatus::Stopped).await
 }
 
 async fn set_status(fleet: &Fleet, name: &str, status: WorkspaceStatus) -> Result<(), Error> {
