@@ -2,8 +2,10 @@
 //! the base file), and validation whose errors name file, line, column, key and what would be
 //! valid. Pure apart from reading the config files; never prints.
 
+mod messages;
 mod raw;
 mod units;
+mod validate;
 
 use std::path::{Path, PathBuf};
 

@@ -3,19 +3,15 @@
 
 use clap::Args as ClapArgs;
 
-use super::{Context, Target};
-use crate::deploy::fleet::Fleet;
+use super::{Context, Selection, Targets};
 use crate::deploy::manage;
 use crate::error::{Error, ExitStatus, Message};
 
 #[derive(Debug, ClapArgs)]
+#[command(mut_args(Targets::help("Workspace to remove", "Remove every workspace")))]
 pub struct Args {
-    /// Workspace to remove
-    pub name: Option<String>,
-
-    /// Remove every workspace
-    #[arg(long)]
-    pub all: bool,
+    #[command(flatten)]
+    pub targets: Targets,
 
     /// Do not ask for confirmation
     #[arg(long)]
@@ -27,15 +23,13 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
-    let target = Target::from_args("remove", args.name, args.all)?;
-    let settings = ctx.settings()?;
-    let fleet = Fleet::open(settings, "remove")?;
-    let state = fleet.read_state().await?;
-    let names = manage::select(&state, target.name())?;
+    let Selection {
+        fleet,
+        state,
+        names,
+    } = args.targets.select(ctx, "remove").await?;
     if names.is_empty() {
-        ctx.printer
-            .info("No workspaces recorded: nothing to remove.");
-        return Ok(ExitStatus::Success);
+        return Ok(super::nothing_to(ctx, "remove"));
     }
     let cloud = fleet.config().provider.kind.is_cloud();
     let doomed: Vec<String> = state
@@ -59,8 +53,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         ));
     }
     if args.dry_run {
-        ctx.printer.info("Dry run: nothing was changed.");
-        return Ok(ExitStatus::Success);
+        return Ok(super::dry_run(ctx, Vec::new()));
     }
     if !args.force && !ctx.global.yes {
         match ctx.printer.confirm("Remove?") {

@@ -3,20 +3,16 @@
 
 use clap::Args as ClapArgs;
 
-use super::{Context, Target};
+use super::{Context, Selection, Targets};
 use crate::deploy::container::Blueprint;
-use crate::deploy::fleet::Fleet;
 use crate::deploy::manage;
 use crate::error::{Error, ExitStatus};
 
 #[derive(Debug, ClapArgs)]
+#[command(mut_args(Targets::help("Workspace to start", "Start every workspace")))]
 pub struct Args {
-    /// Workspace to start
-    pub name: Option<String>,
-
-    /// Start every workspace
-    #[arg(long)]
-    pub all: bool,
+    #[command(flatten)]
+    pub targets: Targets,
 
     /// Show what would be done without doing it
     #[arg(long)]
@@ -24,23 +20,13 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
-    let target = Target::from_args("start", args.name, args.all)?;
-    let settings = ctx.settings()?;
-    let fleet = Fleet::open(settings, "start")?;
-    let state = fleet.read_state().await?;
-    let names = manage::select(&state, target.name())?;
+    let Selection { fleet, names, .. } = args.targets.select(ctx, "start").await?;
     if names.is_empty() {
-        ctx.printer
-            .info("No workspaces recorded: nothing to start.");
-        return Ok(ExitStatus::Success);
+        return Ok(super::nothing_to(ctx, "start"));
     }
     if args.dry_run {
-        for name in &names {
-            ctx.printer
-                .data(crate::shell::join(&crate::docker::start(name)));
-        }
-        ctx.printer.info("Dry run: nothing was changed.");
-        return Ok(ExitStatus::Success);
+        let commands = names.iter().map(|name| crate::docker::start(name));
+        return Ok(super::dry_run(ctx, commands));
     }
     let blueprint = match Blueprint::load(fleet.config(), fleet.project_root(), None) {
         Ok(blueprint) => Some(blueprint),

@@ -3,20 +3,16 @@
 
 use clap::Args as ClapArgs;
 
-use super::{Context, Target};
-use crate::deploy::fleet::Fleet;
+use super::{Context, Selection, Targets};
 use crate::deploy::manage;
 use crate::error::{Error, ExitStatus};
 use crate::output::table;
 
 #[derive(Debug, ClapArgs)]
+#[command(mut_args(Targets::help("Workspace to inspect", "Inspect every workspace")))]
 pub struct Args {
-    /// Workspace to inspect
-    pub name: Option<String>,
-
-    /// Inspect every workspace
-    #[arg(long)]
-    pub all: bool,
+    #[command(flatten)]
+    pub targets: Targets,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
@@ -30,11 +26,7 @@ pub enum StatusFormat {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
-    let target = Target::from_args("status", args.name, args.all)?;
-    let settings = ctx.settings()?;
-    let fleet = Fleet::open(settings, "status")?;
-    let state = fleet.read_state().await?;
-    let names = manage::select(&state, target.name())?;
+    let Selection { fleet, names, .. } = args.targets.select(ctx, "status").await?;
     let live = manage::status(&fleet, &names).await?;
     // Cost so far of each workspace's machine (shared by the workspaces packed on it).
     let running = match super::cost::running_now(&fleet).await {

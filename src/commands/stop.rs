@@ -3,19 +3,15 @@
 
 use clap::Args as ClapArgs;
 
-use super::{Context, Target};
-use crate::deploy::fleet::Fleet;
+use super::{Context, Selection, Targets};
 use crate::deploy::manage;
 use crate::error::{Error, ExitStatus};
 
 #[derive(Debug, ClapArgs)]
+#[command(mut_args(Targets::help("Workspace to stop", "Stop every workspace")))]
 pub struct Args {
-    /// Workspace to stop
-    pub name: Option<String>,
-
-    /// Stop every workspace
-    #[arg(long)]
-    pub all: bool,
+    #[command(flatten)]
+    pub targets: Targets,
 
     /// Show what would be done without doing it
     #[arg(long)]
@@ -23,22 +19,17 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
-    let target = Target::from_args("stop", args.name, args.all)?;
-    let settings = ctx.settings()?;
-    let fleet = Fleet::open(settings, "stop")?;
-    let state = fleet.read_state().await?;
-    let names = manage::select(&state, target.name())?;
+    let Selection {
+        fleet,
+        state,
+        names,
+    } = args.targets.select(ctx, "stop").await?;
     if names.is_empty() {
-        ctx.printer.info("No workspaces recorded: nothing to stop.");
-        return Ok(ExitStatus::Success);
+        return Ok(super::nothing_to(ctx, "stop"));
     }
     if args.dry_run {
-        for name in &names {
-            ctx.printer
-                .data(crate::shell::join(&crate::docker::stop(name)));
-        }
-        ctx.printer.info("Dry run: nothing was changed.");
-        return Ok(ExitStatus::Success);
+        let commands = names.iter().map(|name| crate::docker::stop(name));
+        return Ok(super::dry_run(ctx, commands));
     }
     let reporter = super::reporter(ctx, &names);
     let outcomes = manage::stop(&fleet, &names, reporter.as_ref()).await?;

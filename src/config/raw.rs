@@ -1,25 +1,21 @@
 //! The config file as written: every key optional, locations kept, unknown keys refused.
-//! `parse` reads one file, `merge` lays a destination overlay over the base, `validate`
-//! turns the result into a [`Config`] or an error naming file, line, column and key.
-
-use std::path::{Path, PathBuf};
+//! `parse` reads one file and `merge` lays a destination overlay over the base; turning the
+//! result into a [`Config`](super::Config) is `validate.rs`'s job, wording errors `messages.rs`'s.
 
 use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::{
-    Config, ConfigError, GitSource, ImageSource, Limits, Naming, Ports, ProviderConfig,
-    ProviderKind, Publish, Source, SshConfig, Vms, parse_cpus, parse_size,
-};
+use super::ConfigError;
+use super::messages::{improve_message, key_path_at, key_prefix, strip_location};
 
 /// A value with the file it came from (the base or an overlay), for error messages.
 #[derive(Debug, Clone)]
 pub(super) struct At<T> {
-    value: T,
-    path: String,
-    line: u64,
-    column: u64,
+    pub(super) value: T,
+    pub(super) path: String,
+    pub(super) line: u64,
+    pub(super) column: u64,
 }
 
 type Field<T> = Option<Spanned<T>>;
@@ -106,32 +102,32 @@ struct FileGit {
 /// One or more merged files: each present value remembers where it was written.
 #[derive(Debug, Default)]
 pub(super) struct RawConfig {
-    service: Option<At<String>>,
-    image: Option<At<String>>,
-    provider_type: Option<At<String>>,
-    zone: Option<At<String>>,
-    plan: Option<At<String>>,
-    api_url: Option<At<String>>,
-    provider_image: Option<At<String>>,
-    hosts: Option<At<Vec<String>>>,
-    secrets: Option<At<Vec<String>>>,
-    secrets_file: Option<At<String>>,
-    key_path: Option<At<String>>,
-    user: Option<At<String>>,
-    port: Option<At<Value>>,
-    cpus: Option<At<Value>>,
-    memory: Option<At<Value>>,
-    memory_swap: Option<At<Value>>,
-    count: Option<At<Value>>,
-    spread: Option<At<bool>>,
-    pattern: Option<At<String>>,
-    publish: Option<At<String>>,
-    git_url: Option<At<String>>,
-    git_branch: Option<At<String>>,
-    git_base: Option<At<String>>,
-    git_token_secret: Option<At<String>>,
-    git_present: Option<At<()>>,
-    upload: Option<At<String>>,
+    pub(super) service: Option<At<String>>,
+    pub(super) image: Option<At<String>>,
+    pub(super) provider_type: Option<At<String>>,
+    pub(super) zone: Option<At<String>>,
+    pub(super) plan: Option<At<String>>,
+    pub(super) api_url: Option<At<String>>,
+    pub(super) provider_image: Option<At<String>>,
+    pub(super) hosts: Option<At<Vec<String>>>,
+    pub(super) secrets: Option<At<Vec<String>>>,
+    pub(super) secrets_file: Option<At<String>>,
+    pub(super) key_path: Option<At<String>>,
+    pub(super) user: Option<At<String>>,
+    pub(super) port: Option<At<Value>>,
+    pub(super) cpus: Option<At<Value>>,
+    pub(super) memory: Option<At<Value>>,
+    pub(super) memory_swap: Option<At<Value>>,
+    pub(super) count: Option<At<Value>>,
+    pub(super) spread: Option<At<bool>>,
+    pub(super) pattern: Option<At<String>>,
+    pub(super) publish: Option<At<String>>,
+    pub(super) git_url: Option<At<String>>,
+    pub(super) git_branch: Option<At<String>>,
+    pub(super) git_base: Option<At<String>>,
+    pub(super) git_token_secret: Option<At<String>>,
+    pub(super) git_present: Option<At<()>>,
+    pub(super) upload: Option<At<String>>,
 }
 
 /// Parse one file. `path` is how messages name it.
@@ -242,469 +238,5 @@ impl RawConfig {
             git_present,
             upload
         );
-    }
-
-    pub(super) fn validate(self, base: &Path) -> Result<Config, ConfigError> {
-        let base_display = base.display().to_string();
-        let missing = |key: &str, message: &str, hint: &str| ConfigError::Missing {
-            path: base_display.clone(),
-            key: key.to_string(),
-            message: message.to_string(),
-            hint: Some(hint.to_string()),
-        };
-
-        let service = self.service.clone().ok_or_else(|| {
-            missing(
-                "service",
-                "is required",
-                "add `service: my-app` (used to name workspaces and label machines)",
-            )
-        })?;
-        let service = non_empty(service, "service")?;
-        if let Some(bad) = service
-            .value
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(invalid(
-                &service,
-                "service",
-                format!(
-                    "{:?} contains {bad:?}; use letters, digits, `-`, `_` and `.`",
-                    service.value
-                ),
-                None,
-            ));
-        }
-        let provider = self.provider(&missing)?;
-        let image = self.image()?;
-        let port = match &self.port {
-            None => 22,
-            Some(at) => whole_number(at)
-                .and_then(|n| u16::try_from(n).ok().filter(|p| *p > 0))
-                .ok_or_else(|| {
-                    invalid(
-                        at,
-                        "ssh.port",
-                        format!("{} is not a TCP port", show(&at.value)),
-                        Some("use a number from 1 to 65535".into()),
-                    )
-                })?,
-        };
-        let count = match &self.count {
-            None => 1,
-            Some(at) => whole_number(at)
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        at,
-                        "vms.count",
-                        format!("{} is not a positive whole number", show(&at.value)),
-                        Some("use a count from 1 to 1000".into()),
-                    )
-                })?,
-        };
-        let defaults = self.limits(&missing)?;
-        let pattern = self.pattern()?;
-        let publish = self.publish()?;
-        let source = self.source()?;
-        Ok(Config {
-            path: base.to_path_buf(),
-            service: service.value,
-            image,
-            provider,
-            secrets: self.secrets.map(|s| s.value).unwrap_or_default(),
-            secrets_file: self.secrets_file.map(|s| PathBuf::from(s.value)),
-            ssh: SshConfig {
-                key_path: expand_home(
-                    &self
-                        .key_path
-                        .map_or_else(|| "~/.ssh/id_rsa.pub".to_string(), |k| k.value),
-                ),
-                user: self.user.map_or_else(|| "root".to_string(), |u| u.value),
-                port,
-            },
-            defaults,
-            vms: Vms {
-                count,
-                spread: self.spread.is_some_and(|s| s.value),
-            },
-            naming: Naming { pattern },
-            ports: Ports { publish },
-            source,
-        })
-    }
-
-    fn provider(
-        &self,
-        missing: &dyn Fn(&str, &str, &str) -> ConfigError,
-    ) -> Result<ProviderConfig, ConfigError> {
-        let kind = match &self.provider_type {
-            None => ProviderKind::Local,
-            Some(at) => ProviderKind::ALL
-                .into_iter()
-                .find(|kind| kind.name() == at.value)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.name()).collect();
-                    invalid(
-                        at,
-                        "provider.type",
-                        format!(
-                            "unknown provider {:?}; expected one of {}",
-                            at.value,
-                            names.join(", ")
-                        ),
-                        suggest(&at.value, &names),
-                    )
-                })?,
-        };
-        let zone = self.zone.as_ref().map(|z| z.value.clone());
-        let plan = self.plan.as_ref().map(|p| p.value.clone());
-        if kind.is_cloud() && zone.is_none() {
-            return Err(missing(
-                "provider.zone",
-                &format!("is required for provider {}", kind.name()),
-                "add the data-center zone, for example `zone: de-fra1`",
-            ));
-        }
-        if kind.is_cloud() && plan.is_none() {
-            return Err(missing(
-                "provider.plan",
-                &format!("is required for provider {}", kind.name()),
-                "add the machine size, for example `plan: 1xCPU-2GB`",
-            ));
-        }
-        let hosts = self
-            .hosts
-            .as_ref()
-            .map(|h| h.value.clone())
-            .unwrap_or_default();
-        if kind == ProviderKind::Ssh && hosts.is_empty() {
-            return Err(missing(
-                "provider.hosts",
-                "is required for provider ssh",
-                "list the machines to use, for example `hosts: [192.0.2.10, 192.0.2.11]`",
-            ));
-        }
-        Ok(ProviderConfig {
-            kind,
-            zone,
-            plan,
-            api_url: self.api_url.as_ref().map(|a| a.value.clone()),
-            image: self.provider_image.as_ref().map(|i| i.value.clone()),
-            hosts,
-        })
-    }
-
-    fn limits(
-        &self,
-        missing: &dyn Fn(&str, &str, &str) -> ConfigError,
-    ) -> Result<Limits, ConfigError> {
-        let size = |field: &Option<At<Value>>, key: &str| {
-            field
-                .as_ref()
-                .map(|at| {
-                    let text = scalar_text(&at.value);
-                    parse_size(&text).map_err(|message| {
-                        invalid(
-                            at,
-                            key,
-                            message.replace(&format!("{text:?}"), &show(&at.value)),
-                            Some("use a number with a unit, like 4g, 4096m or 1.5g".into()),
-                        )
-                    })
-                })
-                .transpose()
-        };
-        let cpus = self
-            .cpus
-            .as_ref()
-            .map(|at| {
-                let text = scalar_text(&at.value);
-                parse_cpus(&text).map_err(|message| {
-                    invalid(
-                        at,
-                        "defaults.cpus",
-                        message.replace(&format!("{text:?}"), &show(&at.value)),
-                        Some("use a number of CPUs, like 2 or 1.5".into()),
-                    )
-                })
-            })
-            .transpose()?;
-        let limits = Limits {
-            cpus,
-            memory: size(&self.memory, "defaults.memory")?,
-            memory_swap: size(&self.memory_swap, "defaults.memory_swap")?,
-        };
-        if let (Some(memory), Some(swap)) = (limits.memory, limits.memory_swap)
-            && swap < memory
-        {
-            return Err(missing(
-                "defaults.memory_swap",
-                &format!("{swap} is less than defaults.memory {memory}"),
-                "memory_swap is memory plus swap, so it must be at least memory (docker --memory-swap)",
-            ));
-        }
-        Ok(limits)
-    }
-
-    fn pattern(&self) -> Result<String, ConfigError> {
-        Ok(match &self.pattern {
-            None => "{service}-{index}".to_string(),
-            Some(at) if !at.value.contains("{index}") && !at.value.contains("{index:0") => {
-                return Err(invalid(
-                    at,
-                    "naming.pattern",
-                    format!(
-                        "{:?} has no {{index}}, so every workspace would get the same name",
-                        at.value
-                    ),
-                    Some("use a pattern like \"{service}-{index}\"".into()),
-                ));
-            }
-            Some(at) => at.value.clone(),
-        })
-    }
-
-    fn publish(&self) -> Result<Publish, ConfigError> {
-        Ok(match &self.publish {
-            None => Publish::Loopback,
-            Some(at) => match at.value.as_str() {
-                "loopback" => Publish::Loopback,
-                "public" => Publish::Public,
-                other => {
-                    return Err(invalid(
-                        at,
-                        "ports.publish",
-                        format!("unknown value {other:?}; expected one of loopback, public"),
-                        suggest(other, &["loopback", "public"]),
-                    ));
-                }
-            },
-        })
-    }
-
-    fn image(&self) -> Result<ImageSource, ConfigError> {
-        Ok(match self.image.clone() {
-            Some(at) => {
-                let at = non_empty(at, "image")?;
-                if Path::new(&at.value)
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-                {
-                    ImageSource::Devcontainer(PathBuf::from(at.value))
-                } else {
-                    ImageSource::Image(at.value)
-                }
-            }
-            None => ImageSource::Devcontainer(PathBuf::from(".devcontainer/devcontainer.json")),
-        })
-    }
-
-    fn source(&self) -> Result<Option<Source>, ConfigError> {
-        match (&self.git_present, &self.upload) {
-            (Some(_), Some(upload)) => Err(invalid(
-                upload,
-                "source.upload",
-                "source takes either git or upload, not both".into(),
-                None,
-            )),
-            (Some(git), None) => {
-                let url = self.git_url.as_ref().ok_or_else(|| ConfigError::Missing {
-                    path: git.path.clone(),
-                    key: "source.git.url".into(),
-                    message: "is required".into(),
-                    hint: Some(
-                        "add the repository to clone, for example `url: https://github.com/me/app.git`"
-                            .into(),
-                    ),
-                })?;
-                Ok(Some(Source::Git(GitSource {
-                    url: url.value.clone(),
-                    branch: self.git_branch.as_ref().map(|b| b.value.clone()),
-                    base: self.git_base.as_ref().map(|b| b.value.clone()),
-                    token_secret: self.git_token_secret.as_ref().map(|t| t.value.clone()),
-                })))
-            }
-            (None, Some(upload)) => Ok(Some(Source::Upload(PathBuf::from(&upload.value)))),
-            (None, None) => Ok(None),
-        }
-    }
-}
-
-fn invalid<T>(at: &At<T>, key: &str, message: String, hint: Option<String>) -> ConfigError {
-    ConfigError::Invalid {
-        path: at.path.clone(),
-        line: at.line,
-        column: at.column,
-        key: key_prefix(key),
-        message,
-        hint,
-    }
-}
-
-fn non_empty(at: At<String>, key: &str) -> Result<At<String>, ConfigError> {
-    if at.value.trim().is_empty() {
-        Err(invalid(&at, key, "must not be empty".into(), None))
-    } else {
-        Ok(at)
-    }
-}
-
-fn key_prefix(key: &str) -> String {
-    if key.is_empty() {
-        String::new()
-    } else {
-        format!("{key}: ")
-    }
-}
-
-/// An integer from a YAML number or a string of digits.
-fn whole_number(at: &At<Value>) -> Option<i64> {
-    match &at.value {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A scalar as the user wrote it (numbers in their shortest form).
-fn scalar_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// A value for a message: strings quoted, numbers bare, collections by kind.
-fn show(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("{s:?}"),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "an empty value".into(),
-        Value::Array(_) => "a list".into(),
-        Value::Object(_) => "a mapping".into(),
-    }
-}
-
-fn expand_home(path: &str) -> PathBuf {
-    match path.strip_prefix("~/") {
-        Some(rest) => {
-            std::env::home_dir().map_or_else(|| PathBuf::from(path), |home| home.join(rest))
-        }
-        None => PathBuf::from(path),
-    }
-}
-
-/// `did you mean "upcloud"?` when one candidate is close.
-fn suggest(input: &str, candidates: &[&str]) -> Option<String> {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(input, c), *c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean {c:?}?"))
-}
-
-/// Drop serde-saphyr's ` at line L, column C` suffix; we print the location first.
-fn strip_location(message: &str) -> String {
-    let message = message.trim();
-    match message.rfind(" at line ") {
-        Some(index) if message[index..].contains(", column ") => message[..index].to_string(),
-        _ => message.to_string(),
-    }
-}
-
-/// Reword serde's messages: unknown fields get a did-you-mean; type names get plain words.
-fn improve_message(message: &str) -> (String, Option<String>) {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((field, expected)) = rest.split_once("`, expected one of ") {
-            let candidates: Vec<&str> = expected.split(", ").map(|c| c.trim_matches('`')).collect();
-            let hint = suggest(field, &candidates)
-                .unwrap_or_else(|| format!("valid keys here: {}", candidates.join(", ")));
-            return (format!("unknown key {field:?}"), Some(hint));
-        }
-        if let Some((field, _)) = rest.split_once('`') {
-            return (
-                format!("unknown key {field:?}"),
-                Some("this section takes no keys".into()),
-            );
-        }
-    }
-    let plain = message
-        .replace("expected string scalar", "expected a string")
-        .replace("expected mapping start", "expected a mapping of keys")
-        .replace("expected sequence start", "expected a list")
-        .replace("invalid i64", "expected a whole number")
-        .replace("invalid boolean", "expected true or false")
-        .replace("invalid bool", "expected true or false");
-    if let Some(rest) = plain.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(',').next().unwrap_or(rest).trim();
-        return (
-            format!("duplicate key {key:?}"),
-            Some("each key may appear once; delete one of them".into()),
-        );
-    }
-    (plain, None)
-}
-
-/// The dotted key path of the YAML key at (or governing) a 1-based line and column, found
-/// from indentation. Good enough for messages; the location itself is exact.
-fn key_path_at(text: &str, line: u64, column: u64) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let Some(index) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)) else {
-        return String::new();
-    };
-    if index >= lines.len() {
-        return String::new();
-    }
-    let column = usize::try_from(column).unwrap_or(1);
-    let mut path = Vec::new();
-    let mut limit = usize::MAX;
-    for (i, raw) in lines[..=index].iter().enumerate().rev() {
-        let content = raw.trim_start_matches(' ');
-        let indent = raw.len() - content.len();
-        if content.is_empty() || content.starts_with('#') || indent >= limit {
-            continue;
-        }
-        let content = content.strip_prefix("- ").unwrap_or(content);
-        let key = content
-            .split_once(':')
-            .filter(|(k, rest)| {
-                !k.is_empty() && !k.contains(' ') && (rest.is_empty() || rest.starts_with(' '))
-            })
-            .map(|(k, _)| k.trim_matches(|c| c == '"' || c == '\''));
-        if i == index && key.is_none() && indent + 1 >= column {
-            limit = indent;
-            continue;
-        }
-        if let Some(key) = key {
-            path.push(key.to_string());
-            limit = indent;
-            if indent == 0 {
-                break;
-            }
-        } else if i != index {
-            limit = indent;
-        }
-    }
-    path.reverse();
-    path.join(".")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::key_path_at;
-
-    #[test]
-    fn key_paths_follow_indentation() {
-        let text = "service: a\nprovider:\n  type: upclod\n  zone: x\nsecrets:\n  - A\n";
-        assert_eq!(key_path_at(text, 3, 9), "provider.type");
-        assert_eq!(key_path_at(text, 4, 3), "provider.zone");
-        assert_eq!(key_path_at(text, 1, 10), "service");
-        assert_eq!(key_path_at(text, 6, 5), "secrets");
     }
 }

@@ -781,22 +781,26 @@ impl Run<'_> {
 
 /// The container's `State.Status` (`running`, `exited`, ...), or `None` when it does not exist.
 pub async fn container_status(executor: &Executor, name: &str) -> Option<String> {
-    let output = executor
-        .run(
-            &[
-                "docker",
-                "inspect",
-                "--type",
-                "container",
-                "--format",
-                "{{.State.Status}}",
-                name,
-            ],
-            None,
-        )
-        .await
-        .ok()?;
+    let output = inspect(executor, name, "{{.State.Status}}").await.ok()?;
     output
         .success()
         .then(|| output.stdout_text().trim().to_string())
+}
+
+/// `docker inspect` one container with a Go template `format`; exits non-zero when it is missing.
+pub async fn inspect(
+    executor: &Executor,
+    name: &str,
+    format: &str,
+) -> Result<crate::remote::Output, crate::remote::RemoteError> {
+    let argv = [
+        "docker",
+        "inspect",
+        "--type",
+        "container",
+        "--format",
+        format,
+        name,
+    ];
+    executor.run(&argv, None).await
 }
