@@ -240,26 +240,31 @@ pub fn inspect(container_name: &str) -> Vec<String> {
     argv
 }
 
+/// `docker inspect --type container --format FORMAT <name>` (a Go template).
+pub fn inspect_format(container_name: &str, format: &str) -> Vec<String> {
+    let mut argv = strings(["docker", "inspect", "--type", "container", "--format"]);
+    argv.push(format.to_string());
+    argv.push(container_name.to_string());
+    argv
+}
+
 /// `docker inspect` printing the container's address on each of its networks, space
 /// separated (empty for `--network host` or `none`).
 pub fn addresses(container_name: &str) -> Vec<String> {
-    let mut argv = strings(["docker", "inspect", "--type", "container", "--format"]);
-    argv.push("{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}".to_string());
-    argv.push(container_name.to_string());
-    argv
+    inspect_format(
+        container_name,
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+    )
 }
 
 /// `docker inspect` printing the container's `State.Status` then each published port as
 /// `PORT/PROTO=HOSTPORT` (one word each), so a deploy learns both in one call; see
 /// `deploy::container::status_and_ports` for the reading.
 pub fn status_and_ports(container_name: &str) -> Vec<String> {
-    let mut argv = strings(["docker", "inspect", "--type", "container", "--format"]);
-    argv.push(
-        "{{.State.Status}}{{range $port, $bindings := .NetworkSettings.Ports}}{{range $bindings}} {{$port}}={{.HostPort}}{{end}}{{end}}"
-            .to_string(),
-    );
-    argv.push(container_name.to_string());
-    argv
+    inspect_format(
+        container_name,
+        "{{.State.Status}}{{range $port, $bindings := .NetworkSettings.Ports}}{{range $bindings}} {{$port}}={{.HostPort}}{{end}}{{end}}",
+    )
 }
 
 /// `docker start <name>`.

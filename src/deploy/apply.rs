@@ -793,14 +793,7 @@ pub async fn inspect(
     name: &str,
     format: &str,
 ) -> Result<crate::remote::Output, crate::remote::RemoteError> {
-    let argv = [
-        "docker",
-        "inspect",
-        "--type",
-        "container",
-        "--format",
-        format,
-        name,
-    ];
-    executor.run(&argv, None).await
+    executor
+        .run(&crate::docker::inspect_format(name, format), None)
+        .await
 }

@@ -10,7 +10,7 @@ use crate::deploy::container::{self, Blueprint, WorkspaceInputs};
 use crate::deploy::events::{Event, Reporter, Step};
 use crate::deploy::fleet::Fleet;
 use crate::error::Error;
-use crate::provider::{MachineId, MachineState, Provider as _, ProviderError};
+use crate::provider::{MachineId, MachineState, Provider as _};
 use crate::remote::Executor;
 use crate::state::{MachineStatus, PortMapping, WorkspaceStatus};
 
@@ -45,7 +45,7 @@ pub async fn start(
                             &names,
                             reporter,
                             Step::WaitForMachine,
-                            &Error::from(err).one_line(),
+                            &err.one_line(),
                             started,
                         );
                     }
@@ -61,15 +61,23 @@ pub async fn start(
 }
 
 /// Start a cloud machine unless it runs already, then record it as running.
-async fn wake(fleet: &Fleet, machine: &str, id: MachineId) -> Result<(), ProviderError> {
+async fn wake(fleet: &Fleet, machine: &str, id: MachineId) -> Result<(), Error> {
     match fleet.provider.get(&id).await? {
         Some(found) if found.state == MachineState::Running => {}
         Some(_) => drop(fleet.provider.start(&id).await?),
         None => {
-            return Err(ProviderError::Unsupported {
-                provider: "upcloud",
-                what: format!("find machine {machine}: the provider no longer has it"),
-            });
+            return Err(crate::error::Message::new(
+                format!(
+                    "machine {machine} ({}) is in the state file but {} no longer has it",
+                    id.0,
+                    fleet.config().provider.kind.name()
+                ),
+                crate::error::ExitStatus::Failure,
+            )
+            .with_hint(
+                "run `kamal-dev list --rebuild` to rebuild the state from the provider, or `kamal-dev deploy` to create it again",
+            )
+            .into());
         }
     }
     let name = machine.to_string();

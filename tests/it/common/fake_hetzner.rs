@@ -123,6 +123,9 @@ struct State {
     next_id: u64,
     lost_create_answers: u32,
     stale_key_lookups: u32,
+    /// Whether a 423 was injected yet: with failures on, the first change is always
+    /// locked, so every run exercises the retry of 423 whatever order requests come in.
+    locked_once: bool,
 }
 
 impl State {
@@ -206,6 +209,10 @@ async fn handle(
                 _ => Injected::Drop { after },
             }
         });
+    if config.failure_percent > 0 && method != "GET" && !state.locked_once {
+        state.locked_once = true;
+        injected = Some(Injected::Locked);
+    }
     if method == "POST"
         && path == "/servers"
         && fake_http::spend(&mut state.lost_create_answers, config.lose_create_answers)
