@@ -302,7 +302,6 @@ fn print_commands(
     blueprint: &Blueprint,
     has_secrets: bool,
 ) -> Result<(), Error> {
-    let config = fleet.config();
     let image = blueprint.image_step()?;
     match &image {
         ImageStep::Pull(image) => ctx.printer.data(format!(
@@ -336,14 +335,8 @@ fn print_commands(
         let container = blueprint.container(
             &ImageFacts::unlabelled_root(),
             &WorkspaceInputs {
-                name: &workspace.name,
-                machine: &workspace.machine,
-                service: &config.service,
                 env_file,
-                host_dir: &host_dir,
-                local: fleet.is_local(),
-                publish: config.ports.publish,
-                limits: config.defaults,
+                ..fleet.workspace_inputs(&workspace.name, &workspace.machine, &host_dir)
             },
         )?;
         ctx.printer.data(crate::shell::join(&container.run));

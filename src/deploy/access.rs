@@ -9,7 +9,7 @@ use crate::error::{Error, ExitStatus, Message};
 use crate::remote::Executor;
 use crate::state::{PortMapping, State};
 
-use super::container::{Blueprint, WorkspaceInputs, image_facts};
+use super::container::{Blueprint, image_facts};
 use super::fleet::Fleet;
 
 /// A workspace as a command needs it.
@@ -149,20 +149,9 @@ impl<'f> Resolver<'f> {
         let executor = fleet.executor(&machine).await?;
         let facts = self.facts(&machine, &executor).await?;
         let host_dir = fleet.workspace_dir(name);
-        let config = fleet.config();
-        let container = self.blueprint.container(
-            &facts,
-            &WorkspaceInputs {
-                name,
-                machine: &machine,
-                service: &config.service,
-                env_file: None,
-                host_dir: &host_dir,
-                local: fleet.is_local(),
-                publish: config.ports.publish,
-                limits: config.defaults,
-            },
-        )?;
+        let container = self
+            .blueprint
+            .container(&facts, &fleet.workspace_inputs(name, &machine, &host_dir))?;
         Ok((
             Access {
                 name: name.to_string(),

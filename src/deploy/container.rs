@@ -412,24 +412,6 @@ pub fn image_facts(inspect_json: &str) -> Result<ImageFacts, String> {
     })
 }
 
-/// Host ports from `docker port <container>` output (`3000/tcp -> 127.0.0.1:32768`).
-pub fn published_ports(docker_port_output: &str) -> Vec<(u16, u16)> {
-    docker_port_output
-        .lines()
-        .filter_map(|line| {
-            let (container, host) = line.split_once(" -> ")?;
-            let container: u16 = container.split('/').next()?.trim().parse().ok()?;
-            let host: u16 = host.rsplit(':').next()?.trim().parse().ok()?;
-            Some((container, host))
-        })
-        .fold(Vec::new(), |mut acc, pair| {
-            if !acc.iter().any(|(c, _)| *c == pair.0) {
-                acc.push(pair);
-            }
-            acc
-        })
-}
-
 /// The name the Dockerfile gets inside a build's streamed context.
 pub const STREAMED_DOCKERFILE: &str = ".kamal-dev.Dockerfile";
 
@@ -630,13 +612,6 @@ mod tests {
         );
         assert_eq!(status_and_ports("exited\n"), ("exited".to_string(), vec![]));
         assert_eq!(status_and_ports(""), (String::new(), vec![]));
-    }
-
-    #[test]
-    fn parses_docker_port_output() {
-        let out =
-            "3000/tcp -> 127.0.0.1:32768\n3000/tcp -> [::1]:32768\n8080/tcp -> 0.0.0.0:41000\n";
-        assert_eq!(published_ports(out), vec![(3000, 32768), (8080, 41000)]);
     }
 
     #[test]

@@ -212,6 +212,27 @@ impl Fleet {
         }
     }
 
+    /// What a workspace's container is computed from, without an env file (set
+    /// `env_file` on the result to add one). `host_dir` is [`Self::workspace_dir`].
+    pub fn workspace_inputs<'a>(
+        &'a self,
+        name: &'a str,
+        machine: &'a str,
+        host_dir: &'a str,
+    ) -> super::container::WorkspaceInputs<'a> {
+        let config = self.config();
+        super::container::WorkspaceInputs {
+            name,
+            machine,
+            service: &config.service,
+            env_file: None,
+            host_dir,
+            local: self.is_local(),
+            publish: config.ports.publish,
+            limits: config.defaults,
+        }
+    }
+
     pub fn project_root(&self) -> &PathBuf {
         &self.settings.project_root
     }

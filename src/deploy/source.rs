@@ -161,7 +161,6 @@ async fn chown_to_container_user(
     plan: &WorkspacePlan,
     host_dir: &str,
 ) -> Result<(), String> {
-    let config = run.fleet.config();
     let step = run.blueprint.image_step().map_err(|e| e.to_string())?;
     let image = step.image();
     let inspect = executor
@@ -174,14 +173,11 @@ async fn chown_to_container_user(
         .container(
             &facts,
             &WorkspaceInputs {
-                name: &plan.name,
-                machine: &plan.machine,
-                service: &config.service,
-                env_file: None,
-                host_dir,
+                // The source goes to a machine's copy, never to this host's project.
                 local: false,
-                publish: config.ports.publish,
-                limits: config.defaults,
+                ..run
+                    .fleet
+                    .workspace_inputs(&plan.name, &plan.machine, host_dir)
             },
         )
         .map_err(|e| e.to_string())?;

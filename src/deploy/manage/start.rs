@@ -6,7 +6,7 @@ use std::time::Instant;
 use futures::future::join_all;
 
 use crate::deploy::apply::{Outcome, container_status, inspect};
-use crate::deploy::container::{self, Blueprint, WorkspaceInputs};
+use crate::deploy::container::{self, Blueprint};
 use crate::deploy::events::{Event, Reporter, Step};
 use crate::deploy::fleet::Fleet;
 use crate::error::Error;
@@ -52,7 +52,7 @@ pub async fn start(
                 }
                 let step = (Step::Start, "running");
                 let each = async |executor: &Executor, name: &str| {
-                    start_one(fleet, executor, name, blueprint, reporter).await
+                    start_one(fleet, &machine, executor, name, blueprint, reporter).await
                 };
                 each_workspace(fleet, reporter, started, &machine, &names, step, each).await
             }
@@ -95,6 +95,7 @@ async fn wake(fleet: &Fleet, machine: &str, id: MachineId) -> Result<(), Error> 
 /// Start one container on its reachable machine and record it as running with its ports.
 async fn start_one(
     fleet: &Fleet,
+    machine: &str,
     executor: &Executor,
     name: &str,
     blueprint: Option<&Blueprint>,
@@ -110,10 +111,13 @@ async fn start_one(
         Some(status) if status == "running" => {}
         Some(_) => docker(executor, &crate::docker::start(name)).await?,
     }
-    post_start(executor, name, blueprint, reporter).await?;
+    post_start(fleet, machine, executor, name, blueprint, reporter).await?;
     // Ports published as "any free port" get new numbers on every start.
-    let ports = executor.run(&["docker", "port", name], None).await?;
-    let ports: Vec<PortMapping> = container::published_ports(&ports.stdout_text())
+    let ports = executor
+        .run(&crate::docker::status_and_ports(name), None)
+        .await?;
+    let ports: Vec<PortMapping> = container::status_and_ports(&ports.stdout_text())
+        .1
         .into_iter()
         .map(|(container, host)| PortMapping { host, container })
         .collect();
@@ -130,6 +134,8 @@ async fn start_one(
 }
 
 async fn post_start(
+    fleet: &Fleet,
+    machine: &str,
     executor: &Executor,
     name: &str,
     blueprint: Option<&Blueprint>,
@@ -148,16 +154,7 @@ async fn post_start(
         .unwrap_or_else(|_| crate::devcontainer::up::ImageFacts::unlabelled_root());
     let container = blueprint.container(
         &facts,
-        &WorkspaceInputs {
-            name,
-            machine: "",
-            service: "",
-            env_file: None,
-            host_dir: "",
-            local: true,
-            publish: crate::config::Publish::Loopback,
-            limits: crate::config::Limits::default(),
-        },
+        &fleet.workspace_inputs(name, machine, &fleet.workspace_dir(name)),
     )?;
     for (hook, argvs) in container
         .lifecycle
