@@ -152,68 +152,59 @@ pub fn strip_syntax_line(text: &str) -> &str {
     text
 }
 
+/// The stages a build of `stage` (or the last stage) goes through, from it back to the
+/// first, following `FROM <earlier stage>`: indices into `lines`.
+fn stage_chain(lines: &[FromLine], stage: Option<&str>) -> Vec<usize> {
+    let named = |upto: usize, name: &str| {
+        lines.get(..upto)?.iter().position(|l| {
+            l.label
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    };
+    let mut index = match stage {
+        Some(name) => named(lines.len(), name),
+        None => lines.len().checked_sub(1),
+    };
+    let mut chain = Vec::new();
+    while let Some(at) = index {
+        // A stage only names earlier ones, so the chain ends; the guard is for safety.
+        if chain.len() > lines.len() {
+            break;
+        }
+        chain.push(at);
+        index = lines.get(at).and_then(|from| named(at, &from.image));
+    }
+    chain
+}
+
 /// The `USER` in effect at the end of `stage` (or the last stage), following `FROM <stage>`
 /// chains; `None` means "the base image's user".
 pub fn effective_user(text: &str, stage: Option<&str>) -> Option<String> {
     let lines = from_lines(text);
-    let mut index = match stage {
-        Some(name) => lines.iter().position(|l| {
-            l.label
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
-        })?,
-        None => lines.len().checked_sub(1)?,
-    };
-    for _ in 0..lines.len() {
-        let from = &lines[index];
+    stage_chain(&lines, stage).into_iter().find_map(|index| {
+        let from = lines.get(index)?;
         let end = lines.get(index + 1).map_or(text.len(), |l| l.line_start);
         let body = text.get(from.line_start..end).unwrap_or("");
-        let mut user = body.lines().filter_map(|l| {
-            let t = l.trim_start();
-            let (word, rest) = t.split_at(t.find(char::is_whitespace).unwrap_or(t.len()));
-            word.eq_ignore_ascii_case("USER")
-                .then(|| rest.trim().to_string())
-        });
-        if let Some(user) = user.next_back().filter(|u| !u.is_empty()) {
-            return Some(user);
-        }
-        index = lines[..index].iter().position(|l| {
-            l.label
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&from.image))
-        })?;
-    }
-    None
+        body.lines()
+            .filter_map(|l| {
+                let t = l.trim_start();
+                let (word, rest) = t.split_at(t.find(char::is_whitespace).unwrap_or(t.len()));
+                word.eq_ignore_ascii_case("USER")
+                    .then(|| rest.trim().to_string())
+            })
+            .next_back()
+            .filter(|u| !u.is_empty())
+    })
 }
 
 /// The image the build of `stage` (or the last stage) starts from, following `FROM <stage>`
 /// chains; `None` when it is `scratch` or depends on a build argument.
 pub fn base_image(text: &str, stage: Option<&str>) -> Option<String> {
     let lines = from_lines(text);
-    let mut index = match stage {
-        Some(name) => lines.iter().position(|l| {
-            l.label
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
-        })?,
-        None => lines.len().checked_sub(1)?,
-    };
-    for _ in 0..lines.len() {
-        let from = lines.get(index)?;
-        let earlier = lines.get(..index)?.iter().position(|l| {
-            l.label
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&from.image))
-        });
-        match earlier {
-            Some(stage) => index = stage,
-            None if from.image.contains('$') || from.image.eq_ignore_ascii_case("scratch") => {
-                return None;
-            }
-            None => return Some(from.image.clone()),
-        }
-    }
-    None
+    let first = *stage_chain(&lines, stage).last()?;
+    let image = &lines.get(first)?.image;
+    (!image.contains('$') && !image.eq_ignore_ascii_case("scratch")).then(|| image.clone())
 }
 
 /// `ENV K="V"` lines; `escape_dollar` also escapes `$` (devcontainer.json's containerEnv).
