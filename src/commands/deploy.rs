@@ -106,7 +106,29 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
             currency: "EUR".to_string(),
         }),
     };
-    let outcomes = run.apply(&plan).await;
+    // Ctrl-C stops the deploy where it is: every step already done is recorded, so the
+    // next deploy resumes (a machine whose create answer was cut off is found again by its
+    // label). A second Ctrl-C leaves at once.
+    let outcomes = tokio::select! {
+        outcomes = run.apply(&plan) => Some(outcomes),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    let Some(outcomes) = outcomes else {
+        tokio::spawn(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        });
+        drop(reporter);
+        let _ = super::ssh_config::refresh(&fleet).await;
+        fleet.close().await;
+        if args.format == DeployFormat::Text {
+            summary(ctx, &fleet, &plan).await;
+        }
+        return Err(Message::new("deploy interrupted (Ctrl-C)", ExitStatus::Code(130))
+            .with_hint("what was created is recorded in .kamal/dev_state.yml: run `kamal-dev deploy` to resume, or `kamal-dev remove --all` to delete it")
+            .into());
+    };
     if let Err(err) = super::ssh_config::refresh(&fleet).await {
         ctx.printer.warn(format!(
             "could not update .kamal/ssh_config: {}",

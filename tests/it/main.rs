@@ -12,6 +12,7 @@ mod hetzner;
 mod hetzner_cost;
 mod hetzner_openapi;
 mod hetzner_schema;
+mod interrupt;
 mod remote;
 mod secrets_dry_run;
 mod state;
