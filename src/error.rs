@@ -81,6 +81,12 @@ impl Error {
         self.inner.exit_status()
     }
 
+    /// The module error inside, when it is an `E` (for callers that can recover from it).
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let inner: &(dyn std::error::Error + 'static) = &*self.inner;
+        inner.downcast_ref::<E>()
+    }
+
     /// The message and its causes on one line (`message: cause: cause`), for progress lines
     /// and the state's `last_error`.
     pub fn one_line(&self) -> String {

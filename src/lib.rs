@@ -13,6 +13,7 @@ pub mod docker;
 pub mod error;
 pub mod output;
 pub mod provider;
+pub mod registry;
 pub mod remote;
 pub mod secrets;
 pub mod settings;

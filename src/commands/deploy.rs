@@ -57,7 +57,9 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     for warning in fleet.secrets.warnings() {
         ctx.printer.warn(warning);
     }
-    let blueprint = Blueprint::load(fleet.config(), fleet.project_root(), args.from.as_deref())?;
+    let blueprint =
+        Blueprint::load_downloading(fleet.config(), fleet.project_root(), args.from.as_deref())
+            .await?;
     let (env_file, redactor) = secrets_env_file(&fleet, &ctx.printer).await?;
 
     let state = fleet.read_state().await?;

@@ -122,12 +122,42 @@ impl Blueprint {
                 loaded.config_file
             )));
         }
-        let files = devcontainer::load::build_files(&loaded)?;
+        let files = devcontainer::load::build_files(&loaded, &downloaded_feature)?;
         Ok(Blueprint::Devcontainer {
             loaded: Box::new(loaded),
             files,
             env,
         })
+    }
+
+    /// [`Self::load`], downloading the registry Features it names (and those they depend
+    /// on) into the cache first.
+    pub async fn load_downloading(
+        config: &Config,
+        project_root: &Path,
+        from: Option<&Path>,
+    ) -> Result<Blueprint, Error> {
+        let mut fetched = std::collections::BTreeSet::new();
+        loop {
+            let missing = match Self::load(config, project_root, from) {
+                Err(err) => match err.downcast_ref::<devcontainer::DevcontainerError>() {
+                    Some(devcontainer::DevcontainerError::NotDownloaded { id })
+                        if fetched.insert(id.clone()) =>
+                    {
+                        id.clone()
+                    }
+                    _ => return Err(err),
+                },
+                ok => return ok,
+            };
+            let cache = feature_cache().ok_or_else(|| {
+                Error::failed("no cache folder for downloaded Features (HOME is not set)")
+            })?;
+            let reference = crate::registry::FeatureRef::parse(&missing).ok_or_else(|| {
+                Error::usage(format!("Feature '{missing}': not a registry reference"))
+            })?;
+            crate::registry::fetch(&cache, &reference).await?;
+        }
     }
 
     /// The image step, before anything about the image is known.
@@ -410,6 +440,18 @@ pub fn image_facts(inspect_json: &str) -> Result<ImageFacts, String> {
         cmd: strings(config.get("Cmd")),
         metadata,
     })
+}
+
+/// Where downloaded registry Features are kept.
+fn feature_cache() -> Option<std::path::PathBuf> {
+    crate::provider::price_cache::default_dir().map(|dir| dir.join("features"))
+}
+
+/// The cached folder of a registry Feature, by its reference as written.
+pub fn downloaded_feature(reference: &str) -> Option<String> {
+    let reference = crate::registry::FeatureRef::parse(reference)?;
+    crate::registry::cached(&feature_cache()?, &reference)
+        .map(|path| path.to_string_lossy().into_owned())
 }
 
 /// The name the Dockerfile gets inside a build's streamed context.

@@ -42,24 +42,25 @@ struct Node {
     priority: usize,
 }
 
-/// Where a Feature reference points.
-fn classify(user_id: &str) -> Result<(), DevcontainerError> {
-    let remote = |what: &str| DevcontainerError::Feature {
+/// Where a Feature reference points: a local folder (`Ok(false)`), a registry (`Ok(true)`),
+/// or a form kamal-dev cannot use.
+fn classify(user_id: &str) -> Result<bool, DevcontainerError> {
+    let unsupported = |what: &str| DevcontainerError::Feature {
         id: user_id.to_string(),
         message: format!(
-            "{what} must be downloaded, which this command does not do; only local Features (\"./name\") are supported"
+            "{what} is not supported; use its registry reference (e.g. ghcr.io/devcontainers/features/node:1) or a local Feature (\"./name\")"
         ),
     };
     if !user_id.contains('/') && !user_id.contains('\\') {
-        return Err(remote(
+        return Err(unsupported(
             "a legacy Feature id (mapped to ghcr.io/devcontainers/features)",
         ));
     }
     if user_id.starts_with("https://") || user_id.starts_with("http://") {
-        return Err(remote("a Feature tarball from a URL"));
+        return Err(unsupported("a Feature tarball from a URL"));
     }
     if user_id.starts_with("./") || user_id.starts_with("../") {
-        return Ok(());
+        return Ok(false);
     }
     if user_id.starts_with('/') {
         return Err(DevcontainerError::Feature {
@@ -67,16 +68,30 @@ fn classify(user_id: &str) -> Result<(), DevcontainerError> {
             message: "an absolute path to a local Feature is not allowed".to_string(),
         });
     }
-    Err(remote("a Feature from an OCI registry"))
+    if user_id.contains('@') && !user_id.contains("@sha256:") {
+        return Err(unsupported(
+            "a GitHub release Feature (owner/repo/feature@tag)",
+        ));
+    }
+    Ok(true)
 }
 
-/// The absolute folder of a local Feature; it must lie inside `<workspace>/.devcontainer`.
+/// Finds the folder of a downloaded registry Feature by its reference as written.
+pub type Downloaded<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The absolute folder of a Feature: a local one must lie inside `<workspace>/.devcontainer`;
+/// a registry one is its unpacked download.
 fn resolve_path(
     user_id: &str,
     config_folder: &str,
     workspace: &str,
+    downloaded: Downloaded<'_>,
 ) -> Result<String, DevcontainerError> {
-    classify(user_id)?;
+    if classify(user_id)? {
+        return downloaded(user_id).ok_or_else(|| DevcontainerError::NotDownloaded {
+            id: user_id.to_string(),
+        });
+    }
     let path = normalize_posix(&format!("{config_folder}/{user_id}"));
     let root = normalize_posix(&format!("{workspace}/.devcontainer"));
     if relative_posix(&root, &path).contains("..") {
@@ -165,11 +180,9 @@ fn same_feature(a: &Node, b: &Node) -> bool {
 fn load_node(
     user_id: &str,
     options: Value,
-    config_folder: &str,
-    workspace: &str,
+    path: String,
     read: &mut impl FnMut(&str) -> Result<String, DevcontainerError>,
 ) -> Result<Node, DevcontainerError> {
-    let path = resolve_path(user_id, config_folder, workspace)?;
     let file = format!("{path}/devcontainer-feature.json");
     let text = read(&file)?;
     let metadata = match jsonc::parse(&text) {
@@ -220,17 +233,18 @@ fn worklist(
     features: &[(String, Value)],
     config_folder: &str,
     workspace: &str,
+    downloaded: Downloaded<'_>,
     read: &mut impl FnMut(&str) -> Result<String, DevcontainerError>,
 ) -> Result<Vec<Node>, DevcontainerError> {
     let mut queue: std::collections::VecDeque<(String, Value)> = features.iter().cloned().collect();
     let mut nodes: Vec<Node> = Vec::new();
     while let Some((user_id, options)) = queue.pop_front() {
-        let path = resolve_path(&user_id, config_folder, workspace)?;
-        let candidate = probe(&user_id, &options, path);
+        let path = resolve_path(&user_id, config_folder, workspace, downloaded)?;
+        let candidate = probe(&user_id, &options, path.clone());
         if nodes.iter().any(|n| same_feature(n, &candidate)) {
             continue;
         }
-        let node = load_node(&user_id, options, config_folder, workspace, read)?;
+        let node = load_node(&user_id, options, path, read)?;
         queue.extend(node.depends_on.iter().cloned());
         nodes.push(node);
     }
@@ -284,15 +298,21 @@ pub fn resolve(
     override_order: &[String],
     config_folder: &str,
     workspace: &str,
+    downloaded: Downloaded<'_>,
     mut read: impl FnMut(&str) -> Result<String, DevcontainerError>,
 ) -> Result<Vec<ResolvedFeature>, DevcontainerError> {
-    let mut nodes = worklist(features, config_folder, workspace, &mut read)?;
+    let mut nodes = worklist(features, config_folder, workspace, downloaded, &mut read)?;
     // installsAfter names resolve to paths; those not in the set are dropped.
     let mut soft: Vec<Vec<String>> = Vec::new();
     for node in &nodes {
         let mut deps = Vec::new();
         for id in &node.installs_after {
-            let path = resolve_path(id, config_folder, workspace)?;
+            // A registry Feature named without its version, and not downloaded under that
+            // name, is not in the set: nothing to wait for.
+            let path = match resolve_path(id, config_folder, workspace, downloaded) {
+                Err(DevcontainerError::NotDownloaded { .. }) => continue,
+                other => other?,
+            };
             if nodes.iter().any(|n| n.path == path) {
                 deps.push(path);
             }
@@ -301,7 +321,10 @@ pub fn resolve(
     }
     let count = override_order.len();
     for (i, id) in override_order.iter().enumerate().rev() {
-        let path = resolve_path(id, config_folder, workspace)?;
+        let path = match resolve_path(id, config_folder, workspace, downloaded) {
+            Err(DevcontainerError::NotDownloaded { .. }) => continue,
+            other => other?,
+        };
         for node in &mut nodes {
             if node.path == path {
                 node.priority = node.priority.max(count - i);
@@ -317,7 +340,7 @@ pub fn resolve(
                     Ok(probe(
                         id,
                         options,
-                        resolve_path(id, config_folder, workspace)?,
+                        resolve_path(id, config_folder, workspace, downloaded)?,
                     ))
                 })
                 .collect::<Result<Vec<_>, DevcontainerError>>()
@@ -329,11 +352,13 @@ pub fn resolve(
         .enumerate()
         .map(|(index, i)| {
             let node = &nodes[i];
-            let id = node
-                .metadata
-                .get("id")
-                .and_then(Value::as_str)
-                .map_or_else(|| basename_posix(&node.user_id).to_string(), str::to_string);
+            let id = node.metadata.get("id").and_then(Value::as_str).map_or_else(
+                || {
+                    let name = basename_posix(&node.user_id);
+                    name.split([':', '@']).next().unwrap_or(name).to_string()
+                },
+                str::to_string,
+            );
             ResolvedFeature {
                 user_id: node.user_id.clone(),
                 options: node.options.clone(),

@@ -195,9 +195,12 @@ pub struct BuildFiles {
     pub features: Vec<super::features::ResolvedFeature>,
 }
 
-/// Read the Dockerfile and resolve the local Features (compose and attach configs have none
+/// Read the Dockerfile and resolve the Features (registry ones from `downloaded`) (compose and attach configs have none
 /// to read here).
-pub fn build_files(loaded: &Loaded) -> Result<BuildFiles, DevcontainerError> {
+pub fn build_files(
+    loaded: &Loaded,
+    downloaded: super::features::Downloaded<'_>,
+) -> Result<BuildFiles, DevcontainerError> {
     use super::model::{DevContainer, Kind};
 
     let dc = DevContainer::from_json(&loaded.config);
@@ -218,6 +221,7 @@ pub fn build_files(loaded: &Loaded) -> Result<BuildFiles, DevcontainerError> {
             &dc.override_feature_install_order,
             &config_folder,
             &loaded.workspace_folder,
+            downloaded,
             read_text,
         )?
     } else {

@@ -64,6 +64,9 @@ pub enum DevcontainerError {
     Dockerfile { path: PathBuf, message: String },
     #[error("Feature '{id}': {message}")]
     Feature { id: String, message: String },
+    /// A registry Feature that is not in the download cache (`kamal-dev deploy` fetches it).
+    #[error("Feature '{id}' is not downloaded yet")]
+    NotDownloaded { id: String },
 }
 
 impl UserFacing for DevcontainerError {
@@ -80,7 +83,10 @@ impl UserFacing for DevcontainerError {
                 Some("fix the JSON at that position; comments and trailing commas are fine".to_string())
             }
             DevcontainerError::Feature { .. } => Some(
-                "only local Features (\"./name\" folders next to devcontainer.json) can be resolved offline".to_string(),
+                "use a local Feature (\"./name\" folder next to devcontainer.json) or a registry Feature (ghcr.io/devcontainers/features/node:1)".to_string(),
+            ),
+            DevcontainerError::NotDownloaded { .. } => Some(
+                "`kamal-dev deploy` downloads registry Features; run it (or `kamal-dev deploy --dry-run`) first".to_string(),
             ),
             _ => None,
         }

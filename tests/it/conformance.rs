@@ -259,6 +259,7 @@ fn check_install_order(case: &Path, workspace: &Path) -> Result<(), String> {
         &dc.override_feature_install_order,
         &loaded.config_folder(),
         &loaded.workspace_folder,
+        &|_: &str| None,
         load::read_text,
     )
     .map_err(|err| err.to_string())?;

@@ -916,3 +916,140 @@ fn features_devcontainer_builds_on_the_machine_with_its_options() {
     remove_images("wafea");
     assert_eq!(text, "hello there! as nobody\n");
 }
+
+/// A Feature layer: a tar of `devcontainer-feature.json` and `install.sh`.
+fn feature_layer(metadata: &str, install: &str) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, text) in [
+        ("devcontainer-feature.json", metadata),
+        ("install.sh", install),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, text.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+#[test]
+fn registry_feature_is_downloaded_with_a_token_and_built_on_the_machine() {
+    use crate::common::fake_http::{respond, serve};
+    use sha2::Digest as _;
+
+    let Some(key) = services() else { return };
+    let layer = Arc::new(feature_layer(
+        r#"{ "id": "hello", "version": "1.0.0", "name": "Hello",
+             "options": { "greeting": { "type": "string", "default": "hi" } } }"#,
+        "#!/bin/sh\necho \"$GREETING\" > /oci-feature.txt\n",
+    ));
+    let layer_digest = format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(layer.as_slice()))
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.devcontainers", "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2},
+        "layers": [{"mediaType": "application/vnd.devcontainers.layer.v1+tar", "digest": layer_digest, "size": layer.len(),
+                    "annotations": {"org.opencontainers.image.title": "devcontainer-feature-hello.tgz"}}],
+    });
+    let base = Arc::new(std::sync::OnceLock::<String>::new());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let registry = {
+        let (layer, base, seen) = (Arc::clone(&layer), Arc::clone(&base), Arc::clone(&seen));
+        let layer_digest = layer_digest.clone();
+        serve(move |request: hyper::Request<hyper::body::Incoming>| {
+            let (layer, base, seen) = (Arc::clone(&layer), Arc::clone(&base), Arc::clone(&seen));
+            let (manifest, layer_digest) = (manifest.clone(), layer_digest.clone());
+            async move {
+                let path = request.uri().to_string();
+                let authorised = request
+                    .headers()
+                    .get("authorization")
+                    .is_some_and(|v| v.to_str().unwrap_or_default() == "Bearer t0k3n");
+                seen.lock().unwrap().push(path.clone());
+                if path.starts_with("/token?") {
+                    return Ok(respond(
+                        200,
+                        &serde_json::json!({"token": "t0k3n"}),
+                        "application/json",
+                    ));
+                }
+                if !authorised {
+                    let mut response =
+                        respond(401, &serde_json::json!({"errors": []}), "application/json");
+                    let challenge = format!(
+                        "Bearer realm=\"{}/token\",service=\"fake\",scope=\"repository:features/hello:pull\"",
+                        base.get().cloned().unwrap_or_default()
+                    );
+                    response
+                        .headers_mut()
+                        .insert("www-authenticate", challenge.parse().unwrap());
+                    return Ok(response);
+                }
+                if path == "/v2/features/hello/manifests/1" {
+                    return Ok(respond(
+                        200,
+                        &manifest,
+                        "application/vnd.oci.image.manifest.v1+json",
+                    ));
+                }
+                if path == format!("/v2/features/hello/blobs/{layer_digest}") {
+                    return Ok(hyper::Response::new(http_body_util::Full::new(
+                        hyper::body::Bytes::from(layer.to_vec()),
+                    )));
+                }
+                Ok(respond(
+                    404,
+                    &serde_json::json!({"errors": []}),
+                    "application/json",
+                ))
+            }
+        })
+    };
+    base.set(registry.url.clone()).unwrap();
+    let reference = format!(
+        "{}/features/hello:1",
+        registry.url.trim_start_matches("http://")
+    );
+    let project = Project::with_devcontainer(
+        &key,
+        "waoci",
+        1,
+        "",
+        &format!(
+            r#"{{ "image": "local/busybox:latest", "features": {{ "{reference}": {{ "greeting": "from the registry" }} }} }}"#
+        ),
+    );
+    project.deploy();
+    let output = project
+        .kamal_dev()
+        .args(["exec", "waoci-1", "--", "cat", "/oci-feature.txt"])
+        .output()
+        .unwrap();
+    let text = built_context(&output);
+    remove_images("waoci");
+    assert_eq!(text, "from the registry\n");
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|p| p.starts_with("/token?")), "{seen:?}");
+    assert!(
+        seen.iter().any(|p| p.contains("/blobs/sha256:")),
+        "{seen:?}"
+    );
+    // Later commands resolve the Feature from the cache, without the registry.
+    drop(registry);
+    let run_args = project
+        .kamal_dev()
+        .args(["devcontainer", "run-args", "--workspace-folder", "."])
+        .output()
+        .unwrap();
+    assert!(
+        run_args.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run_args.stderr)
+    );
+}

@@ -57,7 +57,15 @@ fn depends_on_with_different_options_installs_each_variant() {
         ("./a".to_string(), json!({"optA": "a", "optB": "b"})),
         ("./b".to_string(), json!({"optA": "a", "optB": "b"})),
     ];
-    let order = resolve(&user, &[], "/w/.devcontainer", "/w", reader(&files)).unwrap();
+    let order = resolve(
+        &user,
+        &[],
+        "/w/.devcontainer",
+        "/w",
+        &|_: &str| None,
+        reader(&files),
+    )
+    .unwrap();
     let got: Vec<(String, Value)> = order
         .iter()
         .map(|f| (f.consecutive_id.clone(), f.options.clone()))
@@ -91,7 +99,15 @@ fn installs_after_orders_but_never_pulls_in_and_override_wins() {
         ("./a".to_string(), json!({})),
         ("./c".to_string(), json!({"magicNumber": "321"})),
     ];
-    let order = resolve(&user, &[], "/w/.devcontainer", "/w", reader(&files)).unwrap();
+    let order = resolve(
+        &user,
+        &[],
+        "/w/.devcontainer",
+        "/w",
+        &|_: &str| None,
+        reader(&files),
+    )
+    .unwrap();
     let ids: Vec<_> = order.iter().map(|f| f.user_id.as_str()).collect();
     assert_eq!(ids, ["./c", "./a"]);
 
@@ -104,6 +120,7 @@ fn installs_after_orders_but_never_pulls_in_and_override_wins() {
         &["./c".to_string()],
         "/w/.devcontainer",
         "/w",
+        &|_: &str| None,
         reader(&files),
     )
     .unwrap();
@@ -120,11 +137,29 @@ fn remote_features_are_refused_clearly() {
         "https://x/devcontainer-feature-a.tgz",
     ] {
         let user = vec![(id.to_string(), json!({}))];
-        let err = resolve(&user, &[], "/w/.devcontainer", "/w", reader(&files)).unwrap_err();
+        let err = resolve(
+            &user,
+            &[],
+            "/w/.devcontainer",
+            "/w",
+            &|_: &str| None,
+            reader(&files),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("only local Features"), "{err}");
     }
     let user = vec![("../../x".to_string(), json!({}))];
-    assert!(resolve(&user, &[], "/w/.devcontainer", "/w", reader(&files)).is_err());
+    assert!(
+        resolve(
+            &user,
+            &[],
+            "/w/.devcontainer",
+            "/w",
+            &|_: &str| None,
+            reader(&files)
+        )
+        .is_err()
+    );
 }
 
 #[test]
