@@ -33,7 +33,9 @@ impl FeatureRef {
     pub fn parse(text: &str) -> Option<FeatureRef> {
         let text = text.trim().to_lowercase();
         let (registry, rest) = text.split_once('/')?;
-        if !(registry.contains('.') || registry.contains(':') || registry == "localhost") {
+        if registry.starts_with('.')
+            || !(registry.contains('.') || registry.contains(':') || registry == "localhost")
+        {
             return None;
         }
         let (repository, reference) = if let Some((repo, digest)) = rest.split_once('@') {

@@ -41,12 +41,22 @@ fn missing_config_and_remote_features_are_usage_errors() {
         ".devcontainer/devcontainer.json",
         r#"{"image": "debian", "features": {"ghcr.io/devcontainers/features/node:1": {}}}"#,
     );
-    // read-configuration does not resolve Features; run-args must, and cannot offline.
+    // read-configuration does not resolve Features; run-args must, and works offline: a
+    // registry Feature not downloaded yet (deploy downloads it) is a clear usage error.
     assert_eq!(run_in(&ctx, "read-configuration").status.code(), Some(0));
     let output = run_in(&ctx, "run-args");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("only local Features"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: Feature 'ghcr.io/devcontainers/features/node:1' is not downloaded yet"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`kamal-dev deploy` downloads registry Features"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -129,8 +129,8 @@ fn installs_after_orders_but_never_pulls_in_and_override_wins() {
 }
 
 #[test]
-fn remote_features_are_refused_clearly() {
-    let files = BTreeMap::new();
+fn registry_features_come_from_their_download_and_others_are_refused() {
+    let files: BTreeMap<String, String> = BTreeMap::new();
     for id in [
         "ghcr.io/devcontainers/features/node:1",
         "sshd",
@@ -146,8 +146,37 @@ fn remote_features_are_refused_clearly() {
             reader(&files),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("only local Features"), "{err}");
+        if id.starts_with("ghcr.io") {
+            // A registry Feature is resolved from its download; missing, it says so.
+            assert!(
+                matches!(&err, DevcontainerError::NotDownloaded { id: i } if i == id),
+                "{err}"
+            );
+        } else {
+            assert!(err.to_string().contains("is not supported"), "{err}");
+        }
     }
+    // Downloaded, it resolves to its folder with the id from its metadata.
+    let mut files = files.clone();
+    files.insert(
+        "/cache/node/devcontainer-feature.json".to_string(),
+        r#"{"id": "node", "version": "1.4.0"}"#.to_string(),
+    );
+    let user = vec![(
+        "ghcr.io/devcontainers/features/node:1".to_string(),
+        json!({}),
+    )];
+    let resolved = resolve(
+        &user,
+        &[],
+        "/w/.devcontainer",
+        "/w",
+        &|id: &str| id.starts_with("ghcr.io").then(|| "/cache/node".to_string()),
+        reader(&files),
+    )
+    .unwrap();
+    assert_eq!(resolved[0].path, "/cache/node");
+    assert_eq!(resolved[0].consecutive_id, "node_0");
     let user = vec![("../../x".to_string(), json!({}))];
     assert!(
         resolve(
