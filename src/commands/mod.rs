@@ -206,8 +206,8 @@ mod tests {
             ),
             (
                 "status",
-                "Workspace to inspect",
-                "Inspect every workspace",
+                "Workspace to inspect (default: every workspace)",
+                "Inspect every workspace (the default)",
                 "format",
             ),
         ] {

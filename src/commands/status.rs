@@ -9,7 +9,10 @@ use crate::error::{Error, ExitStatus};
 use crate::output::table;
 
 #[derive(Debug, ClapArgs)]
-#[command(mut_args(Targets::help("Workspace to inspect", "Inspect every workspace")))]
+#[command(mut_args(Targets::help(
+    "Workspace to inspect (default: every workspace)",
+    "Inspect every workspace (the default)"
+)))]
 pub struct Args {
     #[command(flatten)]
     pub targets: Targets,
@@ -26,7 +29,10 @@ pub enum StatusFormat {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
-    let Selection { fleet, names, .. } = args.targets.select(ctx, "status").await?;
+    // Only looking: without a NAME, every workspace (stop, start and remove need --all).
+    let mut targets = args.targets;
+    targets.all |= targets.name.is_none();
+    let Selection { fleet, names, .. } = targets.select(ctx, "status").await?;
     let live = manage::status(&fleet, &names).await?;
     // Cost so far of each workspace's machine (shared by the workspaces packed on it).
     let running = match super::cost::running_now(&fleet).await {

@@ -105,3 +105,17 @@ fn init_ignores_local_files_once_and_keeps_existing_lines() {
     }
     assert!(ctx.path().join("config/dev.yml").is_file());
 }
+
+#[test]
+fn status_without_a_name_inspects_every_workspace() {
+    let ctx = TestContext::new();
+    ctx.command().arg("init").assert().success();
+    let output = ctx.command().arg("status").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("No workspaces recorded."), "{stderr}");
+    // Changing commands still need an explicit target.
+    let output = ctx.command().arg("stop").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs a workspace NAME or --all"));
+}
