@@ -57,9 +57,15 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
     for warning in fleet.secrets.warnings() {
         ctx.printer.warn(warning);
     }
-    let blueprint =
+    let (blueprint, downloads) =
         Blueprint::load_downloading(fleet.config(), fleet.project_root(), args.from.as_deref())
             .await?;
+    for (reference, folder) in downloads {
+        ctx.printer.verbose(format!(
+            "downloaded Feature {reference} into {}",
+            folder.display()
+        ));
+    }
     let (env_file, redactor) = secrets_env_file(&fleet, &ctx.printer).await?;
 
     let state = fleet.read_state().await?;

@@ -68,10 +68,8 @@ impl ContainerLanding {
     pub fn parse_address(inspect_output: &str) -> Option<String> {
         inspect_output.split_whitespace().next().map(str::to_string)
     }
-}
 
-impl crate::remote::Landing for ContainerLanding {
-    fn command(&self, request: &crate::remote::SessionRequest) -> Vec<String> {
+    fn session_argv(&self, request: &crate::remote::SessionRequest) -> Vec<String> {
         match &request.command {
             None => self.access.shell(request.tty),
             Some(line) => {
@@ -87,7 +85,7 @@ impl crate::remote::Landing for ContainerLanding {
         }
     }
 
-    fn tcp_target(&self, host: &str, port: u16) -> (String, u16) {
+    fn forward_target(&self, host: &str, port: u16) -> (String, u16) {
         let container_local = matches!(host, "localhost" | "127.0.0.1" | "::1" | "0.0.0.0");
         if !container_local {
             return (host.to_string(), port);
@@ -99,6 +97,21 @@ impl crate::remote::Landing for ContainerLanding {
             Some(address) => (address.clone(), port),
             None => ("127.0.0.1".to_string(), port),
         }
+    }
+}
+
+impl crate::remote::Landing for ContainerLanding {
+    fn command(&self, request: &crate::remote::SessionRequest) -> Vec<String> {
+        let mut argv = self.session_argv(request);
+        // The client's terminal type, so colours and keys work as in its own terminal.
+        if let Some(term) = &request.term {
+            argv.splice(2..2, ["-e".to_string(), format!("TERM={term}")]);
+        }
+        argv
+    }
+
+    fn tcp_target(&self, host: &str, port: u16) -> (String, u16) {
+        self.forward_target(host, port)
     }
 }
 
@@ -229,6 +242,7 @@ mod tests {
             landing.command(&SessionRequest {
                 command: command.map(str::to_string),
                 tty,
+                term: None,
             })
         };
         let piped = command(Some("echo $HOME; exit 3"), false);
@@ -253,6 +267,15 @@ mod tests {
         assert_eq!(with_tty.iter().filter(|a| *a == "-i").count(), 1);
         let shell = command(None, true);
         assert!(shell.join(" ").contains("exec bash -l"), "{shell:?}");
+        let with_term = landing.command(&SessionRequest {
+            command: None,
+            tty: true,
+            term: Some("xterm-256color".into()),
+        });
+        assert_eq!(
+            &with_term[..6],
+            ["docker", "exec", "-e", "TERM=xterm-256color", "-i", "-t"]
+        );
     }
 
     #[test]

@@ -132,12 +132,14 @@ impl Blueprint {
 
     /// [`Self::load`], downloading the registry Features it names (and those they depend
     /// on) into the cache first.
+    /// Returns the blueprint and the Features downloaded now (reference, folder).
     pub async fn load_downloading(
         config: &Config,
         project_root: &Path,
         from: Option<&Path>,
-    ) -> Result<Blueprint, Error> {
+    ) -> Result<(Blueprint, Vec<(String, std::path::PathBuf)>), Error> {
         let mut fetched = std::collections::BTreeSet::new();
+        let mut downloads = Vec::new();
         loop {
             let missing = match Self::load(config, project_root, from) {
                 Err(err) => match err.downcast_ref::<devcontainer::DevcontainerError>() {
@@ -148,7 +150,7 @@ impl Blueprint {
                     }
                     _ => return Err(err),
                 },
-                ok => return ok,
+                Ok(blueprint) => return Ok((blueprint, downloads)),
             };
             let cache = feature_cache().ok_or_else(|| {
                 Error::failed("no cache folder for downloaded Features (HOME is not set)")
@@ -156,7 +158,8 @@ impl Blueprint {
             let reference = crate::registry::FeatureRef::parse(&missing).ok_or_else(|| {
                 Error::usage(format!("Feature '{missing}': not a registry reference"))
             })?;
-            crate::registry::fetch(&cache, &reference).await?;
+            let folder = crate::registry::fetch(&cache, &reference).await?;
+            downloads.push((missing, folder));
         }
     }
 

@@ -26,6 +26,8 @@ pub struct SessionRequest {
     pub command: Option<String>,
     /// Whether the client asked for a pseudo-terminal.
     pub tty: bool,
+    /// The client's terminal type (`xterm-256color`), with a pseudo-terminal.
+    pub term: Option<String>,
 }
 
 /// Where sessions and forwards of the proxy land. Implemented by the caller (the workspace's
@@ -342,9 +344,14 @@ async fn run_session(channel: Channel<Msg>, connection: Connection, landing: Arc
             Some(_) => {}
         }
     };
+    let term = match &pty {
+        Some(ChannelMsg::RequestPty { term, .. }) if !term.is_empty() => Some(term.clone()),
+        _ => None,
+    };
     let request = SessionRequest {
         command,
         tty: pty.is_some(),
+        term,
     };
     let argv = landing.command(&request);
     let fail = |message: String| {

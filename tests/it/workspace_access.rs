@@ -458,6 +458,7 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
     );
     // An interactive session with a terminal lands in the container's login shell.
     let mut child = ssh(&["-tt", "wassh-1"])
+        .env("TERM", "xterm-kamal-test")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -467,7 +468,7 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"test ! -e /var/lib/kamal-dev && test -t 0 && echo tty-in-container-$((6*7)) $PWD; exit 4\n")
+        .write_all(b"test ! -e /var/lib/kamal-dev && test -t 0 && echo tty-in-container-$((6*7)) $PWD $TERM; exit 4\n")
         .unwrap();
     let output = child.wait_with_output().expect("ssh output");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -475,6 +476,10 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
         stdout.contains("tty-in-container-42 /workspaces/"),
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(" xterm-kamal-test"),
+        "TERM not passed on: {stdout}"
     );
     assert_eq!(output.status.code(), Some(4));
     // A workspace that is not recorded: the proxy says so on ssh's stderr.
