@@ -372,13 +372,13 @@ fn unpack(blob: &[u8], into: &Path) -> Result<(), Unpack> {
         .prefix(".unpacking-")
         .tempdir_in(parent)
         .map_err(Unpack::Io)?;
-    let mut bytes = blob.to_vec();
-    if blob.starts_with(&[0x1f, 0x8b]) {
-        return Err(Unpack::Invalid(
-            "the layer is gzip-compressed, which kamal-dev does not unpack yet".to_string(),
-        ));
-    }
-    let mut archive = tar::Archive::new(std::io::Cursor::new(std::mem::take(&mut bytes)));
+    // Published layers are plain tar; a gzipped one (a real `.tgz`) is read the same way.
+    let reader: Box<dyn std::io::Read> = if blob.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(blob))
+    } else {
+        Box::new(blob)
+    };
+    let mut archive = tar::Archive::new(reader);
     let entries = archive
         .entries()
         .map_err(|e| Unpack::Invalid(format!("the layer is not a tar archive: {e}")))?;
@@ -475,10 +475,13 @@ mod tests {
         let into = dir.path().join("r/x/sha256_1");
         assert!(unpack(&tar, &into).is_ok());
         assert!(into.join("install.sh").is_file());
-        assert!(matches!(
-            unpack(b"\x1f\x8b rest", &dir.path().join("g")),
-            Err(Unpack::Invalid(_))
-        ));
+        // The same layer gzipped unpacks too; a broken gzip stream is refused.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        let gzipped = gz.finish().unwrap();
+        assert!(unpack(&gzipped, &dir.path().join("r/x/sha256_2")).is_ok());
+        assert!(dir.path().join("r/x/sha256_2/install.sh").is_file());
+        assert!(unpack(b"\x1f\x8b rest", &dir.path().join("g")).is_err());
         let empty = tar::Builder::new(Vec::new()).into_inner().unwrap();
         assert!(matches!(
             unpack(&empty, &dir.path().join("e")),
