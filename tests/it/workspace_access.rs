@@ -357,6 +357,23 @@ fn upload_skips_ignored_files_and_exec_reaches_every_workspace() {
     assert!(stderr.contains("no workspace named nope-9"), "{stderr}");
 }
 
+/// Run `cmd` with `input` on its stdin (then end of file) and collect its output.
+fn with_input(cmd: &mut Command, input: &[u8]) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("command output")
+}
+
 /// A free local port (bound then released).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -437,19 +454,10 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
         "{stdout}{stderr}"
     );
     // stdin reaches the command and its end reaches it too (`cat` exits).
-    let mut child = ssh(&["wassh-1", "cat; echo done-$?"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ssh");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"piped-through\n")
-        .unwrap();
-    let output = child.wait_with_output().expect("ssh output");
+    let output = with_input(
+        &mut ssh(&["wassh-1", "cat; echo done-$?"]),
+        b"piped-through\n",
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "piped-through\ndone-0\n",
@@ -457,20 +465,10 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
         String::from_utf8_lossy(&output.stderr)
     );
     // An interactive session with a terminal lands in the container's login shell.
-    let mut child = ssh(&["-tt", "wassh-1"])
-        .env("TERM", "xterm-kamal-test")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ssh");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"test ! -e /var/lib/kamal-dev && test -t 0 && echo tty-in-container-$((6*7)) $PWD $TERM; exit 4\n")
-        .unwrap();
-    let output = child.wait_with_output().expect("ssh output");
+    let output = with_input(
+        ssh(&["-tt", "wassh-1"]).env("TERM", "xterm-kamal-test"),
+        b"test ! -e /var/lib/kamal-dev && test -t 0 && echo tty-in-container-$((6*7)) $PWD $TERM; exit 4\n",
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("tty-in-container-42 /workspaces/"),
@@ -541,19 +539,10 @@ fn ssh_config_works_with_system_ssh_and_forward_reaches_the_container() {
         let mut answer = String::new();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
-            let mut child = ssh(&["-W", &format!("localhost:{port}"), "wassh-1"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run ssh -W");
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
-                .unwrap();
-            let output = child.wait_with_output().expect("ssh -W output");
+            let output = with_input(
+                &mut ssh(&["-W", &format!("localhost:{port}"), "wassh-1"]),
+                b"GET / HTTP/1.0\r\nHost: x\r\n\r\n",
+            );
             answer = String::from_utf8_lossy(&output.stdout).into_owned();
             if answer.contains("forwarded-ok") {
                 break;
@@ -864,26 +853,21 @@ fn features_devcontainer_builds_on_the_machine_with_its_options() {
     let Some(key) = services() else { return };
     // A base image whose devcontainer metadata names its remote user, as the published
     // devcontainer images do: the Feature must be installed for that user.
-    let mut base = Command::new("docker")
-        .args([
+    let base = with_input(
+        Command::new("docker").args([
             "build",
             "-q",
             "-t",
             "kamal-dev-test/labelled-busybox:latest",
             "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("docker build");
-    base.stdin
-        .take()
-        .unwrap()
-        .write_all(
-            b"FROM local/busybox:latest\nLABEL devcontainer.metadata=\"[{\\\"remoteUser\\\":\\\"nobody\\\"}]\"\n",
-        )
-        .unwrap();
-    assert!(base.wait().unwrap().success(), "labelled base image");
+        ]),
+        b"FROM local/busybox:latest\nLABEL devcontainer.metadata=\"[{\\\"remoteUser\\\":\\\"nobody\\\"}]\"\n",
+    );
+    assert!(
+        base.status.success(),
+        "labelled base image: {}",
+        String::from_utf8_lossy(&base.stderr)
+    );
     let project = Project::with_devcontainer(
         &key,
         "wafea",

@@ -20,6 +20,22 @@ fn reader(
     }
 }
 
+/// `resolve` for a workspace at `/w` with no downloaded registry Features.
+fn resolve_local(
+    user: &[(String, Value)],
+    order: &[String],
+    files: &BTreeMap<String, String>,
+) -> Result<Vec<ResolvedFeature>, DevcontainerError> {
+    resolve(
+        user,
+        order,
+        "/w/.devcontainer",
+        "/w",
+        &|_: &str| None,
+        reader(files),
+    )
+}
+
 fn feature(id: &str, extra: &Value) -> (String, String) {
     let mut meta = json!({"id": id, "version": "1.0.0", "options": {
         "optA": {"type": "string", "default": "0"},
@@ -57,15 +73,7 @@ fn depends_on_with_different_options_installs_each_variant() {
         ("./a".to_string(), json!({"optA": "a", "optB": "b"})),
         ("./b".to_string(), json!({"optA": "a", "optB": "b"})),
     ];
-    let order = resolve(
-        &user,
-        &[],
-        "/w/.devcontainer",
-        "/w",
-        &|_: &str| None,
-        reader(&files),
-    )
-    .unwrap();
+    let order = resolve_local(&user, &[], &files).unwrap();
     let got: Vec<(String, Value)> = order
         .iter()
         .map(|f| (f.consecutive_id.clone(), f.options.clone()))
@@ -99,15 +107,7 @@ fn installs_after_orders_but_never_pulls_in_and_override_wins() {
         ("./a".to_string(), json!({})),
         ("./c".to_string(), json!({"magicNumber": "321"})),
     ];
-    let order = resolve(
-        &user,
-        &[],
-        "/w/.devcontainer",
-        "/w",
-        &|_: &str| None,
-        reader(&files),
-    )
-    .unwrap();
+    let order = resolve_local(&user, &[], &files).unwrap();
     let ids: Vec<_> = order.iter().map(|f| f.user_id.as_str()).collect();
     assert_eq!(ids, ["./c", "./a"]);
 
@@ -115,15 +115,7 @@ fn installs_after_orders_but_never_pulls_in_and_override_wins() {
         ("./b".to_string(), json!({})),
         ("./c".to_string(), json!({})),
     ];
-    let order = resolve(
-        &user,
-        &["./c".to_string()],
-        "/w/.devcontainer",
-        "/w",
-        &|_: &str| None,
-        reader(&files),
-    )
-    .unwrap();
+    let order = resolve_local(&user, &["./c".to_string()], &files).unwrap();
     let ids: Vec<_> = order.iter().map(|f| f.user_id.as_str()).collect();
     assert_eq!(ids, ["./c", "./b"]);
 }
@@ -137,15 +129,7 @@ fn registry_features_come_from_their_download_and_others_are_refused() {
         "https://x/devcontainer-feature-a.tgz",
     ] {
         let user = vec![(id.to_string(), json!({}))];
-        let err = resolve(
-            &user,
-            &[],
-            "/w/.devcontainer",
-            "/w",
-            &|_: &str| None,
-            reader(&files),
-        )
-        .unwrap_err();
+        let err = resolve_local(&user, &[], &files).unwrap_err();
         if id.starts_with("ghcr.io") {
             // A registry Feature is resolved from its download; missing, it says so.
             assert!(
@@ -178,17 +162,7 @@ fn registry_features_come_from_their_download_and_others_are_refused() {
     assert_eq!(resolved[0].path, "/cache/node");
     assert_eq!(resolved[0].consecutive_id, "node_0");
     let user = vec![("../../x".to_string(), json!({}))];
-    assert!(
-        resolve(
-            &user,
-            &[],
-            "/w/.devcontainer",
-            "/w",
-            &|_: &str| None,
-            reader(&files)
-        )
-        .is_err()
-    );
+    assert!(resolve_local(&user, &[], &files).is_err());
 }
 
 #[test]
