@@ -129,6 +129,18 @@ impl UserFacing for RegistryError {
     }
 }
 
+/// Where downloaded Features are kept: `<user cache>/kamal-dev/features`.
+pub fn cache_dir() -> Option<PathBuf> {
+    crate::provider::price_cache::default_dir().map(|dir| dir.join("features"))
+}
+
+/// The cached folder of a registry Feature, by its reference as written in
+/// devcontainer.json (what Feature resolution asks for).
+pub fn downloaded(reference: &str) -> Option<String> {
+    let reference = FeatureRef::parse(reference)?;
+    cached(&cache_dir()?, &reference).map(|path| path.to_string_lossy().into_owned())
+}
+
 /// The folder the cache holds for `reference` (from an earlier download), if any.
 pub fn cached(cache: &Path, reference: &FeatureRef) -> Option<PathBuf> {
     let folder = reference.cache_folder(cache);

@@ -11,7 +11,8 @@ use super::Context;
 use crate::config::{Bytes, Millicores, ProviderKind};
 use crate::cost::{self, Extras};
 use crate::deploy::apply::Run;
-use crate::deploy::container::{Blueprint, ImageStep, WorkspaceInputs};
+use crate::deploy::build::ImageStep;
+use crate::deploy::container::{Blueprint, WorkspaceInputs};
 use crate::deploy::fleet::Fleet;
 use crate::deploy::plan::{self, Action, Capacity, Existing, Plan};
 use crate::devcontainer::up::ImageFacts;
@@ -121,22 +122,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         outcomes = run.apply(&plan) => Some(outcomes),
         _ = tokio::signal::ctrl_c() => None,
     };
-    let Some(outcomes) = outcomes else {
+    if outcomes.is_none() {
         tokio::spawn(async {
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);
             }
         });
-        drop(reporter);
-        let _ = super::ssh_config::refresh(&fleet).await;
-        fleet.close().await;
-        if args.format == DeployFormat::Text {
-            summary(ctx, &fleet, &plan).await;
-        }
-        return Err(Message::new("deploy interrupted (Ctrl-C)", ExitStatus::Code(130))
-            .with_hint("what was created is recorded in .kamal/dev_state.yml: run `kamal-dev deploy` to resume, or `kamal-dev remove --all` to delete it")
-            .into());
-    };
+    }
+    drop(reporter);
     if let Err(err) = super::ssh_config::refresh(&fleet).await {
         ctx.printer.warn(format!(
             "could not update .kamal/ssh_config: {}",
@@ -144,12 +137,16 @@ pub async fn run(ctx: &Context, args: Args) -> Result<ExitStatus, Error> {
         ));
     }
     fleet.close().await;
-    drop(reporter);
-
-    let failed: Vec<_> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     if args.format == DeployFormat::Text {
         summary(ctx, &fleet, &plan).await;
     }
+    let Some(outcomes) = outcomes else {
+        return Err(Message::new("deploy interrupted (Ctrl-C)", ExitStatus::Code(130))
+            .with_hint("what was created is recorded in .kamal/dev_state.yml: run `kamal-dev deploy` to resume, or `kamal-dev remove --all` to delete it")
+            .into());
+    };
+
+    let failed: Vec<_> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     if failed.is_empty() {
         let first = plan.workspaces.first().map_or("NAME", |w| w.name.as_str());
         ctx.printer.info(format!(

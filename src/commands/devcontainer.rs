@@ -101,7 +101,7 @@ impl Planned {
         let devcontainer::load::BuildFiles {
             dockerfile_text,
             features,
-        } = devcontainer::load::build_files(loaded, &crate::deploy::container::downloaded_feature)?;
+        } = devcontainer::load::build_files(loaded, &crate::registry::downloaded)?;
         let id = devcontainer::substitute::devcontainer_id(&devcontainer::up::id_labels(loaded));
         let tmp = std::env::temp_dir().join("kamal-dev-devcontainer");
         Ok(Planned {

@@ -40,15 +40,20 @@ impl Access {
         })
     }
 
-    /// `docker exec -i[t]` argv of a login shell: bash when the image has it, else sh.
-    /// Without `tty` the shell still reads stdin (a piped script), with no terminal.
-    pub fn shell(&self, tty: bool) -> Vec<String> {
-        let script = "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
-        let mut argv = self.exec(vec!["sh".into(), "-c".into(), script.into()], tty);
+    /// Like [`Self::exec`], but the command always reads stdin (`-i`); `tty` adds a terminal.
+    pub fn exec_reading(&self, command: Vec<String>, tty: bool) -> Vec<String> {
+        let mut argv = self.exec(command, tty);
         if !tty {
             argv.insert(2, "-i".into());
         }
         argv
+    }
+
+    /// `docker exec -i[t]` argv of a login shell: bash when the image has it, else sh.
+    /// Without `tty` the shell still reads stdin (a piped script), with no terminal.
+    pub fn shell(&self, tty: bool) -> Vec<String> {
+        let script = "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
+        self.exec_reading(vec!["sh".into(), "-c".into(), script.into()], tty)
     }
 }
 
@@ -72,16 +77,10 @@ impl ContainerLanding {
     fn session_argv(&self, request: &crate::remote::SessionRequest) -> Vec<String> {
         match &request.command {
             None => self.access.shell(request.tty),
-            Some(line) => {
-                let mut argv = self
-                    .access
-                    .exec(vec!["sh".into(), "-c".into(), line.clone()], request.tty);
-                if !request.tty {
-                    // Without a terminal the command still reads the client's stdin.
-                    argv.insert(2, "-i".into());
-                }
-                argv
-            }
+            // The command reads the client's stdin, with or without a terminal.
+            Some(line) => self
+                .access
+                .exec_reading(vec!["sh".into(), "-c".into(), line.clone()], request.tty),
         }
     }
 

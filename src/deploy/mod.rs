@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod apply;
+pub mod build;
 pub mod container;
 pub mod events;
 pub mod fleet;

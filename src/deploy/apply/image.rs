@@ -8,9 +8,8 @@ use crate::devcontainer::up::ImageFacts;
 use crate::remote::Executor;
 
 use super::{Failure, Run};
-use crate::deploy::container::{
-    BuildDockerfile, ImageStep, STREAMED_DOCKERFILE, StreamedBuild, image_facts,
-};
+use crate::deploy::build::{BuildDockerfile, ImageStep, STREAMED_DOCKERFILE, StreamedBuild};
+use crate::deploy::container::image_facts;
 use crate::deploy::events::Step;
 use crate::deploy::source::archive::{self, Selection};
 
